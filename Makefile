@@ -1,0 +1,49 @@
+# prefline — `make run` sets everything up and builds the sample; `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export PREFLINE_HOME ?= $(CURDIR)/.prefline_home
+export DAGSTER_HOME ?= $(PREFLINE_HOME)/dagster
+export GX_ANALYTICS_ENABLED := False
+export DO_NOT_TRACK := 1
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+DBT_MANIFEST := dbt_project/target/manifest.json
+
+.PHONY: run test install manifest sample build ui validate clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(BIN)/.installed
+
+$(DBT_MANIFEST): $(BIN)/.installed dbt_project/dbt_project.yml $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f 2>/dev/null)
+	$(BIN)/dagster-dbt project prepare-and-package --file pipeline/transforms/project.py
+
+manifest: $(DBT_MANIFEST)
+
+sample: manifest
+	$(BIN)/prefline sample
+
+## run: install, prepare the dbt manifest, write the sample, build and publish it
+run: sample
+	$(BIN)/prefline build --all
+	@echo "Open the Dagster UI on the same run history: make ui"
+
+## test: install what the tests need and run them
+test: manifest
+	$(BIN)/python -m pytest
+
+## ui: the Dagster UI on 127.0.0.1:3000 over $PREFLINE_HOME's run history
+ui: manifest
+	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m pipeline.definitions
+
+validate: manifest
+	$(BIN)/dagster definitions validate -m pipeline.definitions
+
+clean:
+	rm -rf dbt_project/target dbt_project/logs .pytest_cache

@@ -1,0 +1,111 @@
+{#- Every kept, normalized event with its canonical content key, and the dedup decision:
+    exact duplicates of canonical content (prompt + responses + label) keep the earliest
+    event; deletion requests that arrived after a day was filtered are applied here too. -#}
+
+with kept as (
+    select record_id
+    from {{ ref('int_feedback__filtered') }}
+    where kept
+),
+
+events as (
+    select e.*
+    from {{ ref('stg_feedback__events') }} e
+    inner join kept k on k.record_id = e.record_id
+),
+
+normalized as (
+    select * from {{ source('prefline', 'normalized_events') }}
+),
+
+responses as (
+    select * from {{ source('prefline', 'normalized_responses') }}
+),
+
+response_keys as (
+    select
+        record_id,
+        {{ dbt.listagg('response_hash', "','", 'order by position') }} as responses_key,
+        count(*) as n_responses
+    from responses
+    group by record_id
+),
+
+clusters as (
+    select prompt_hash, cluster_id from {{ source('prefline', 'prompt_clusters') }}
+),
+
+deletions as (
+    select user_id from {{ ref('stg_control__deletions') }}
+),
+
+canonical as (
+    select
+        e.record_id,
+        e.event_id,
+        e.event_type,
+        e.created_at,
+        e.partition_date,
+        e.user_id,
+        e.label_preferred,
+        e.label_tie,
+        e.label_score,
+        e.label_thumb,
+        e.label_discarded,
+        e.annotator_kind,
+        e.annotator_id,
+        e.annotator_saw_model_draft,
+        e.policy_version,
+        e.category,
+        e.language,
+        n.prompt_messages,
+        n.prompt_hash,
+        n.template_id,
+        n.template_version,
+        n.edited_content,
+        n.edited_hash,
+        coalesce(c.cluster_id, n.prompt_hash) as cluster_id,
+        rk.responses_key,
+        rk.n_responses,
+        p.response_hash as preferred_hash,
+        dr.response_hash as discarded_hash,
+        x.user_id is not null as deleted,
+        {{ dbt.hash(
+            "e.event_type || '|' || n.prompt_hash || '|' || rk.responses_key"
+            " || '|' || coalesce(p.response_hash, '') || '|' || coalesce(cast(e.label_tie as " ~ dbt.type_string() ~ "), '')"
+            " || '|' || coalesce(cast(e.label_score as " ~ dbt.type_string() ~ "), '') || '|' || coalesce(e.label_thumb, '')"
+            " || '|' || coalesce(n.edited_hash, '') || '|' || coalesce(dr.response_hash, '')"
+        ) }} as content_key
+    from events e
+    inner join normalized n on n.record_id = e.record_id
+    inner join response_keys rk on rk.record_id = e.record_id
+    left join responses p on p.record_id = e.record_id and p.response_id = e.label_preferred
+    left join responses dr on dr.record_id = e.record_id and dr.response_id = e.label_discarded
+    left join clusters c on c.prompt_hash = n.prompt_hash
+    left join deletions x on x.user_id = e.user_id
+),
+
+ranked as (
+    select
+        canonical.*,
+        row_number() over (
+            partition by deleted, content_key order by created_at, event_id, record_id
+        ) as content_rank,
+        first_value(event_id) over (
+            partition by deleted, content_key order by created_at, event_id, record_id
+        ) as kept_event_id
+    from canonical
+)
+
+select
+    ranked.*,
+    not deleted and content_rank = 1 as kept,
+    case
+        when deleted then 'deletion'
+        when content_rank > 1 then 'duplicate_exact'
+    end as reason,
+    case
+        when deleted then 'user ' || user_id || ' asked for deletion'
+        when content_rank > 1 then 'same canonical content as event ' || kept_event_id
+    end as detail
+from ranked

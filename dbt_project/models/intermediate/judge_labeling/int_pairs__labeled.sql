@@ -1,0 +1,71 @@
+{#- Human pairs pass through with their label; pairs nobody labeled take the judge's
+    verdict when it is consistent in both orders, and are dropped with the judge's reason
+    otherwise. An AI label is always marked ai_judge with its judge id. -#}
+
+with candidates as (
+    select * from {{ ref('int_pairs__candidates') }}
+),
+
+verdicts as (
+    select * from {{ source('prefline', 'judge_verdicts') }}
+),
+
+labeled as (
+    select
+        c.*,
+        v.judge_id,
+        v.judge_version,
+        v.verdict_ab,
+        v.verdict_ba,
+        v.winner as judge_winner,
+        v.confidence as judge_confidence,
+        v.audit_flag,
+        case
+            when not c.needs_judge then 'a'
+            when v.winner in ('a', 'b') then v.winner
+        end as chosen_side,
+        case
+            when not c.needs_judge then null
+            when v.pair_id is null then 'judge_missing'
+            when v.winner = 'tie' then 'judge_tie'
+            when v.winner is null then coalesce(v.reason, 'judge_inconsistent')
+        end as reason
+    from candidates c
+    left join verdicts v on v.pair_id = c.pair_id
+)
+
+select
+    pair_id,
+    pair_rule,
+    label_source,
+    needs_judge,
+    prompt_hash,
+    cluster_id,
+    prompt_messages,
+    case when chosen_side = 'b' then b_content else a_content end as chosen_content,
+    case when chosen_side = 'b' then b_hash else a_hash end as chosen_hash,
+    case when chosen_side = 'b' then b_model else a_model end as chosen_model,
+    case when chosen_side = 'b' then a_content else b_content end as rejected_content,
+    case when chosen_side = 'b' then a_hash else b_hash end as rejected_hash,
+    case when chosen_side = 'b' then a_model else b_model end as rejected_model,
+    category,
+    template_id,
+    template_version,
+    policy_version,
+    annotator_kind,
+    annotator_saw_model_draft,
+    n_source_events,
+    split,
+    judge_id,
+    judge_version,
+    verdict_ab,
+    verdict_ba,
+    judge_confidence,
+    audit_flag,
+    reason is null as kept,
+    reason,
+    case
+        when reason = 'judge_missing' then 'no verdict recorded for this pair'
+        when reason is not null then 'judge ' || coalesce(judge_id, '?') || ': ' || coalesce(verdict_ab, 'none') || ' / ' || coalesce(verdict_ba, 'none')
+    end as detail
+from labeled

@@ -1,0 +1,56 @@
+{#- Unpaired thumbs and clear-cut unpaired ratings become KTO rows (prompt, completion,
+    desirable or not). -#}
+
+with events as (
+    select * from {{ ref('int_events__deduped') }}
+    where kept and event_type in ('rating', 'thumbs')
+),
+
+paired as (
+    select distinct record_id from {{ ref('int_pairs__links') }}
+),
+
+first_response as (
+    select record_id, content, response_hash, model
+    from {{ source('prefline', 'normalized_responses') }}
+    where position = 0
+),
+
+labeled as (
+    select
+        e.*,
+        r.content as completion,
+        r.response_hash as completion_hash,
+        r.model as completion_model,
+        case
+            when e.event_type = 'thumbs' then e.label_thumb = 'up'
+            when e.label_score >= {{ var('kto_desirable_min_score') }} then true
+            when e.label_score <= {{ var('kto_undesirable_max_score') }} then false
+        end as desirable
+    from events e
+    inner join first_response r on r.record_id = e.record_id
+    where e.record_id not in (select record_id from paired)
+)
+
+select
+    {{ dbt.hash("'kto|' || record_id") }} as kto_id,
+    record_id,
+    event_id,
+    prompt_hash,
+    cluster_id,
+    prompt_messages,
+    completion,
+    completion_hash,
+    completion_model,
+    desirable,
+    'human_' || event_type as label_source,
+    category,
+    template_id,
+    policy_version,
+    case
+        when {{ hash_bucket("'" ~ var('split_salt') ~ "|' || cluster_id", 10000) }}
+             < {{ (var('test_fraction') * 10000) | int }}
+        then 'test' else 'train'
+    end as split
+from labeled
+where desirable is not null

@@ -1,0 +1,58 @@
+{#- One row per candidate pair. Prompt, category, template and policy come from the pair's
+    earliest source event; the split follows the prompt's near-duplicate cluster so that a
+    cluster never straddles train and test. -#}
+
+with links as (
+    select * from {{ ref('int_pairs__links') }}
+),
+
+events as (
+    select * from {{ ref('int_events__deduped') }}
+    where kept
+),
+
+ranked as (
+    select
+        l.*,
+        e.prompt_messages,
+        e.category,
+        e.template_id,
+        e.template_version,
+        e.policy_version,
+        e.annotator_kind,
+        e.annotator_saw_model_draft,
+        row_number() over (partition by l.pair_id order by e.created_at, e.event_id, e.record_id) as source_rank,
+        count(*) over (partition by l.pair_id) as n_source_events,
+        max(case when e.annotator_saw_model_draft then 1 else 0 end) over (partition by l.pair_id) as any_saw_draft
+    from links l
+    inner join events e on e.record_id = l.record_id
+)
+
+select
+    pair_id,
+    pair_rule,
+    label_source,
+    needs_judge,
+    prompt_hash,
+    cluster_id,
+    prompt_messages,
+    a_content,
+    a_hash,
+    a_model,
+    b_content,
+    b_hash,
+    b_model,
+    category,
+    template_id,
+    template_version,
+    policy_version,
+    annotator_kind,
+    any_saw_draft = 1 as annotator_saw_model_draft,
+    n_source_events,
+    case
+        when {{ hash_bucket("'" ~ var('split_salt') ~ "|' || cluster_id", 10000) }}
+             < {{ (var('test_fraction') * 10000) | int }}
+        then 'test' else 'train'
+    end as split
+from ranked
+where source_rank = 1

@@ -1,0 +1,44 @@
+{#- Where each deduplicated event went at pair construction: into a pair, a KTO row, or
+    dropped with the rule that left it out. -#}
+
+with events as (
+    select * from {{ ref('int_events__deduped') }}
+    where kept
+),
+
+paired as (
+    select distinct record_id from {{ ref('int_pairs__links') }}
+),
+
+kto as (
+    select record_id from {{ ref('int_kto__candidates') }}
+)
+
+select
+    e.record_id,
+    e.event_id,
+    e.partition_date,
+    case
+        when p.record_id is not null then 'pair'
+        when k.record_id is not null then 'kto'
+        else 'rejected'
+    end as outcome,
+    case
+        when p.record_id is not null or k.record_id is not null then null
+        when e.event_type = 'pairwise' and coalesce(e.label_tie, false) then 'tie'
+        when e.event_type = 'regenerate' then 'regenerate_excluded'
+        when e.event_type = 'edit' then 'edit_unchanged'
+        when e.event_type = 'rating' then 'rating_neutral'
+        else 'chosen_equals_rejected'
+    end as reason,
+    case
+        when p.record_id is not null or k.record_id is not null then null
+        when e.event_type = 'pairwise' and coalesce(e.label_tie, false) then 'annotator marked a tie'
+        when e.event_type = 'regenerate' then 'regenerate events are left out of pairs (pairs.include_regenerate)'
+        when e.event_type = 'edit' then 'edited content equals the original response'
+        when e.event_type = 'rating' then 'score ' || cast(e.label_score as {{ dbt.type_string() }}) || ' with no pair by score gap'
+        else 'every response has the same content'
+    end as detail
+from events e
+left join paired p on p.record_id = e.record_id
+left join kto k on k.record_id = e.record_id

@@ -1,0 +1,150 @@
+{#- Pair construction, one row per (pair, source event). Response "a" is the chosen side for
+    human-labeled rules; for pairs the judge must label, a/b follow content-hash order so the
+    pair id does not depend on display order. -#}
+
+with events as (
+    select * from {{ ref('int_events__deduped') }}
+    where kept
+),
+
+responses as (
+    select * from {{ source('prefline', 'normalized_responses') }}
+),
+
+event_responses as (
+    select e.record_id, e.prompt_hash, r.position, r.response_id, r.content, r.response_hash, r.model
+    from events e
+    inner join responses r on r.record_id = e.record_id
+),
+
+pairwise_preferred as (
+    select
+        e.record_id,
+        'pairwise_preferred' as pair_rule,
+        case when e.annotator_kind = 'ai' then 'ai_annotator' else 'human_pairwise' end as label_source,
+        false as needs_judge,
+        c.content as a_content, c.response_hash as a_hash, c.model as a_model,
+        r.content as b_content, r.response_hash as b_hash, r.model as b_model
+    from events e
+    inner join event_responses c on c.record_id = e.record_id and c.response_id = e.label_preferred
+    inner join event_responses r on r.record_id = e.record_id and r.response_id <> e.label_preferred
+    where e.event_type = 'pairwise' and e.label_preferred is not null
+),
+
+pairwise_unlabeled as (
+    select
+        e.record_id,
+        'pairwise_unlabeled' as pair_rule,
+        'ai_judge' as label_source,
+        true as needs_judge,
+        case when x.response_hash < y.response_hash then x.content else y.content end as a_content,
+        case when x.response_hash < y.response_hash then x.response_hash else y.response_hash end as a_hash,
+        case when x.response_hash < y.response_hash then x.model else y.model end as a_model,
+        case when x.response_hash < y.response_hash then y.content else x.content end as b_content,
+        case when x.response_hash < y.response_hash then y.response_hash else x.response_hash end as b_hash,
+        case when x.response_hash < y.response_hash then y.model else x.model end as b_model
+    from events e
+    inner join event_responses x on x.record_id = e.record_id
+    inner join event_responses y on y.record_id = e.record_id and x.position < y.position
+    where e.event_type = 'pairwise'
+      and e.label_preferred is null
+      and coalesce(e.label_tie, false) = false
+),
+
+edits as (
+    select
+        e.record_id,
+        'edit' as pair_rule,
+        'human_edit' as label_source,
+        false as needs_judge,
+        e.edited_content as a_content, e.edited_hash as a_hash, 'human_edit' as a_model,
+        r.content as b_content, r.response_hash as b_hash, r.model as b_model
+    from events e
+    inner join event_responses r on r.record_id = e.record_id and r.position = 0
+    where e.event_type = 'edit'
+),
+
+{% for kind, score_expr, min_gap in [
+    ('rating', 'e.label_score', var('rating_min_gap')),
+    ('thumbs', "case e.label_thumb when 'up' then 1 else 0 end", 1),
+] %}
+{{ kind }}_scored as (
+    select e.record_id, e.prompt_hash, {{ score_expr }} as score, r.content, r.response_hash, r.model
+    from events e
+    inner join event_responses r on r.record_id = e.record_id and r.position = 0
+    where e.event_type = '{{ kind }}'
+),
+
+{{ kind }}_ranked as (
+    select
+        hi.record_id as hi_record_id,
+        lo.record_id as lo_record_id,
+        hi.content as a_content, hi.response_hash as a_hash, hi.model as a_model,
+        lo.content as b_content, lo.response_hash as b_hash, lo.model as b_model,
+        dense_rank() over (
+            partition by hi.prompt_hash
+            order by hi.score - lo.score desc, hi.response_hash, lo.response_hash
+        ) as rank_in_prompt
+    from {{ kind }}_scored hi
+    inner join {{ kind }}_scored lo
+        on lo.prompt_hash = hi.prompt_hash
+        and hi.score - lo.score >= {{ min_gap }}
+        and hi.response_hash <> lo.response_hash
+),
+
+{{ kind }}_pairs as (
+    {% for side in ['hi', 'lo'] %}
+    select
+        {{ side }}_record_id as record_id,
+        '{{ kind }}_gap' as pair_rule,
+        'human_{{ kind }}' as label_source,
+        false as needs_judge,
+        a_content, a_hash, a_model, b_content, b_hash, b_model
+    from {{ kind }}_ranked
+    where rank_in_prompt <= {{ var('max_pairs_per_prompt') }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+{% endfor %}
+
+regenerations as (
+    select
+        e.record_id,
+        'regenerate' as pair_rule,
+        'human_regenerate' as label_source,
+        false as needs_judge,
+        k.content as a_content, k.response_hash as a_hash, k.model as a_model,
+        d.content as b_content, d.response_hash as b_hash, d.model as b_model
+    from events e
+    inner join event_responses d on d.record_id = e.record_id and d.response_id = e.label_discarded
+    inner join event_responses k on k.record_id = e.record_id and k.response_id <> e.label_discarded
+    where e.event_type = 'regenerate' and {{ 'true' if var('include_regenerate') else 'false' }}
+),
+
+all_links as (
+    select * from pairwise_preferred
+    union all select * from pairwise_unlabeled
+    union all select * from edits
+    union all select * from rating_pairs
+    union all select * from thumbs_pairs
+    union all select * from regenerations
+)
+
+select
+    {{ dbt.hash("l.pair_rule || '|' || e.prompt_hash || '|' || l.a_hash || '|' || l.b_hash") }} as pair_id,
+    l.record_id,
+    e.event_id,
+    l.pair_rule,
+    l.label_source,
+    l.needs_judge,
+    e.prompt_hash,
+    e.cluster_id,
+    l.a_content,
+    l.a_hash,
+    l.a_model,
+    l.b_content,
+    l.b_hash,
+    l.b_model
+from all_links l
+inner join events e on e.record_id = l.record_id
+where l.a_hash <> l.b_hash

@@ -1,0 +1,28 @@
+"""prefline's Dagster code location."""
+
+from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules
+
+from pipeline.capture import assets as capture_assets
+from pipeline.capture import checks as capture_checks
+from pipeline.config import load_config
+from pipeline.dedup import assets as dedup_assets
+from pipeline.final import assets as final_assets
+from pipeline.final import checks as final_checks
+from pipeline.judging import assets as judging_assets
+from pipeline.judging.resources import JudgeResource
+from pipeline.normalization import assets as normalization_assets
+from pipeline.schedules import build_job, nightly_build
+from pipeline.transforms import assets as transform_assets
+
+defs = Definitions(
+    assets=load_assets_from_modules(
+        [capture_assets, transform_assets, normalization_assets, dedup_assets, judging_assets, final_assets]
+    ),
+    asset_checks=load_asset_checks_from_modules([capture_checks, final_checks]),
+    jobs=[build_job],
+    schedules=[nightly_build],
+    resources={
+        "dbt": transform_assets.dbt_resource(),
+        "judge": JudgeResource.from_config(load_config()),
+    },
+)

@@ -1,0 +1,112 @@
+"""Final preference set, write-audit-publish: the candidate is written aside and audited by
+blocking checks; only then does `preference_set` make it a version and LATEST."""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from pipeline import paths, warehouse
+from pipeline.config import load_config
+from pipeline.lib import manifest as manifest_lib
+from pipeline.lib.export import export_tables
+from pipeline.lib.publish import current_candidate, latest_version, publish, write_candidate
+from pipeline.metadata import counts_table
+from pipeline.transforms.assets import WAREHOUSE_POOL
+
+CANDIDATE_DEPS = [
+    AssetKey("fct_preference_pairs"),
+    AssetKey("fct_preference_pair_sources"),
+    AssetKey("fct_kto_rows"),
+    AssetKey("fct_event_outcomes"),
+]
+
+
+def _upstream_versions(context: AssetExecutionContext) -> dict[str, str]:
+    versions = {}
+    for key in sorted(context.assets_def.dependency_keys, key=lambda k: k.to_user_string()):
+        record = context.instance.get_latest_materialization_event(key)
+        mat = record.asset_materialization if record else None
+        tag = (mat.tags or {}).get("dagster/data_version") if mat else None
+        versions[key.to_user_string()] = tag
+    return versions
+
+
+@asset(
+    group_name="final_preference_set",
+    deps=CANDIDATE_DEPS,
+    pool=WAREHOUSE_POOL,
+    code_version="candidate-v1",
+    description=(
+        "Writes the candidate version folder (train/test/kto/lineage/rejected parquet, "
+        "manifest.json, README.md dataset card) into $PREFLINE_HOME/datasets/_staging/<version>. "
+        "Blocking checks audit it there before anything is published."
+    ),
+)
+def preference_set_candidate(context: AssetExecutionContext) -> MaterializeResult:
+    config = load_config()
+    with warehouse.connect(read_only=True) as con:
+        tables = export_tables(con)
+        manifest = {
+            "parent_version": latest_version(paths.datasets_dir()),
+            "partitions": [
+                str(r[0]) for r in con.execute(
+                    "select distinct partition_date from fct_event_outcomes order by 1"
+                ).fetchall()
+            ],
+            "upstream_data_versions": _upstream_versions(context),
+            "code": {"git_commit": manifest_lib.git_commit(), "package": "prefline 0.1.0"},
+            "ledger": manifest_lib.ledger_counts(con),
+            "stats": manifest_lib.set_stats(con),
+            "judge": manifest_lib.judge_metrics(con),
+        }
+    card = manifest_lib.render_card(manifest)
+    candidate = write_candidate(paths.staging_dir(), tables, config, manifest, card)
+    stats = manifest["stats"]
+    return MaterializeResult(
+        data_version=DataVersion(candidate.version_id),
+        metadata={
+            "version_id": candidate.version_id,
+            "path": MetadataValue.path(str(candidate.path)),
+            "train_pairs": stats["pairs"].get("train", 0),
+            "test_pairs": stats["pairs"].get("test", 0),
+            "kto_rows": sum(stats["kto"].values()),
+            "label_source_mix": MetadataValue.md(counts_table(stats["label_source_mix"], "label source")),
+            "event_places": MetadataValue.md(counts_table(manifest["ledger"]["places"], "place")),
+        },
+    )
+
+
+@asset(
+    group_name="final_preference_set",
+    deps=[preference_set_candidate],
+    pool=WAREHOUSE_POOL,
+    code_version="publish-v1",
+    description=(
+        "Publishes the audited candidate: renames it into "
+        "$PREFLINE_HOME/datasets/preference_pairs/<version> and points LATEST at it. Runs only "
+        "when every blocking check upstream passed."
+    ),
+)
+def preference_set(context: AssetExecutionContext) -> MaterializeResult:
+    candidate = current_candidate(paths.staging_dir())
+    checks = _candidate_check_results(context)
+    target = publish(candidate, paths.datasets_dir(), checks)
+    context.log.info(f"published preference set {candidate.version_id} at {target}")
+    return MaterializeResult(
+        data_version=DataVersion(candidate.version_id),
+        metadata={"version_id": candidate.version_id, "path": MetadataValue.path(str(target))},
+    )
+
+
+def _candidate_check_results(context: AssetExecutionContext) -> dict[str, str]:
+    """Every blocking check on the candidate passed, or this asset would not be running."""
+    from pipeline.final.checks import CANDIDATE_CHECKS
+
+    return {key.name: "passed" for check in CANDIDATE_CHECKS for key in check.check_keys}

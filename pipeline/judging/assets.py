@@ -1,0 +1,42 @@
+"""Judge labeling: pairs nobody labeled get a judge verdict, judged in both orders; human
+pairs of the test split are judged blind to measure agreement and flag suspect labels."""
+
+from __future__ import annotations
+
+import orjson
+import pyarrow as pa
+from dagster import AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue, asset
+
+from pipeline import warehouse
+from pipeline.config import load_config
+from pipeline.judging.resources import JudgeResource
+from pipeline.lib.judge_stage import label_pairs
+from pipeline.metadata import fingerprint
+from pipeline.transforms.assets import WAREHOUSE_POOL
+
+
+@asset(
+    group_name="judge_labeling",
+    deps=[AssetKey("int_pairs__candidates")],
+    pool=WAREHOUSE_POOL,
+    code_version="judge-v1",
+    description=(
+        "Labels pairs that have no human preference with the Judge resource. Every pair is "
+        "judged in both orders and only consistent verdicts are used; verdicts are cached by "
+        "content hash. Human test-split pairs are judged blind to measure judge–human "
+        "agreement, length and position bias, and to flag suspect human labels."
+    ),
+)
+def judge_labels(context: AssetExecutionContext, judge: JudgeResource) -> MaterializeResult:
+    config = load_config()
+    with warehouse.connect() as con:
+        metrics = label_pairs(con, judge, accuracy_floor=float(config["judge"]["accuracy_floor"]))
+        version = fingerprint(con, "select pair_id || coalesce(winner, '-') || coalesce(reason, '') from judge_verdicts")
+    for line in metrics.get("notes", []):
+        context.log.warning(line)
+    numeric = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    return MaterializeResult(
+        data_version=DataVersion(version),
+        metadata={**numeric, "judge_id": str(metrics.get("judge_id")), "notes": MetadataValue.md("\n".join(
+            f"- {n}" for n in metrics.get("notes", [])) or "_none_")},
+    )

@@ -1,0 +1,98 @@
+"""The candidate set as TRL-ready Arrow tables, straight from the warehouse marts.
+
+prompt, chosen and rejected are all message lists (TRL's conversational preference format;
+mixing a string prompt with message-list completions breaks TRL). Rows are sorted so the
+same marts always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+MESSAGES_TYPE = """'[{"role": "VARCHAR", "content": "VARCHAR"}]'"""
+
+PAIRS_SQL = f"""
+with sources as (
+    select pair_id, list(event_id order by event_id) as source_event_ids
+    from (select distinct pair_id, event_id from fct_preference_pair_sources)
+    group by pair_id
+)
+select
+    from_json(p.prompt_messages, {MESSAGES_TYPE}) as prompt,
+    [{{'role': 'assistant', 'content': p.chosen_content}}] as chosen,
+    [{{'role': 'assistant', 'content': p.rejected_content}}] as rejected,
+    p.pair_id,
+    p.replica_index,
+    s.source_event_ids,
+    p.label_source,
+    p.judge_id,
+    cast(p.weight as double) as weight,
+    p.category,
+    p.template_id,
+    p.policy_version,
+    p.split
+from fct_preference_pairs p
+join sources s on s.pair_id = p.pair_id
+where p.split = ?
+order by p.pair_id, p.replica_index
+"""
+
+KTO_SQL = f"""
+select
+    from_json(prompt_messages, {MESSAGES_TYPE}) as prompt,
+    [{{'role': 'assistant', 'content': completion}}] as completion,
+    desirable as label,
+    kto_id,
+    [event_id] as source_event_ids,
+    label_source,
+    category,
+    template_id,
+    policy_version,
+    split
+from fct_kto_rows
+order by kto_id
+"""
+
+LINEAGE_SQL = """
+with rows as (
+    select 'pair' as row_kind, p.pair_id as row_id, s.record_id, p.pair_rule, p.label_source,
+           p.judge_id, p.judge_version, p.verdict_ab, p.verdict_ba, p.audit_flag,
+           p.weight, p.replicas, p.split, p.cluster_id
+    from (select distinct pair_id, pair_rule, label_source, judge_id, judge_version, verdict_ab,
+                 verdict_ba, audit_flag, cast(weight as double) as weight, replicas, split, cluster_id
+          from fct_preference_pairs) p
+    join (select distinct pair_id, record_id from fct_preference_pair_sources) s on s.pair_id = p.pair_id
+    union all
+    select 'kto', kto_id, record_id, 'kto', label_source, null, null, null, null, null,
+           1.0, 1, split, cluster_id
+    from fct_kto_rows
+)
+select
+    r.row_kind, r.row_id, d.event_id, r.record_id, o.partition_date, o.source_file, o.source_line,
+    d.template_id, d.template_version, d.prompt_hash, r.cluster_id,
+    d.content_rank = 1 as dedup_kept_member, r.pair_rule, r.label_source, r.judge_id,
+    r.judge_version, r.verdict_ab, r.verdict_ba, r.audit_flag, r.weight, r.replicas, r.split
+from rows r
+join int_events__deduped d on d.record_id = r.record_id
+join fct_event_outcomes o on o.record_id = r.record_id
+order by r.row_kind, r.row_id, r.record_id
+"""
+
+REJECTED_SQL = """
+select record_id, event_id, partition_date, source_file, source_line, place, stage, reason, detail
+from fct_event_outcomes
+where place in ('quarantine', 'rejected')
+order by partition_date, source_file, source_line, record_id
+"""
+
+
+def export_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """train, test, kto, lineage and rejected tables of the current marts."""
+    return {
+        "train": con.execute(PAIRS_SQL, ["train"]).to_arrow_table(),
+        "test": con.execute(PAIRS_SQL, ["test"]).to_arrow_table(),
+        "kto": con.execute(KTO_SQL).to_arrow_table(),
+        "lineage": con.execute(LINEAGE_SQL).to_arrow_table(),
+        "rejected": con.execute(REJECTED_SQL).to_arrow_table(),
+    }

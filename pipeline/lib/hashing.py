@@ -1,0 +1,28 @@
+"""Content ids for prefline: md5 hex over canonical JSON.
+
+md5 (not a 64-bit engine hash) keeps collisions negligible at billions of rows, and
+canonical JSON (sorted keys, no whitespace, UTF-8) makes the id independent of how a
+producer happened to order or space its fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+
+def canonical_json(value: Any) -> str:
+    """Serialize ``value`` deterministically: sorted keys, compact, UTF-8 text."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+
+
+def md5_hex(text: str | bytes) -> str:
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def content_id(value: Any) -> str:
+    """md5 of the canonical JSON of ``value``."""
+    return md5_hex(canonical_json(value))

@@ -1,0 +1,121 @@
+"""Write-audit-publish of preference-set versions.
+
+A candidate is written to the staging area under its version id; checks run on it there;
+`publish` then renames it into the datasets folder and points LATEST at it. Version folders
+are never modified after publishing, and LATEST only ever names a complete folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.lib.hashing import content_id, md5_hex
+
+DATA_FILES = ("train", "test", "kto", "lineage", "rejected")
+LATEST = "LATEST"
+CANDIDATE_POINTER = "CANDIDATE"
+
+# Fixed writer settings: the same rows always give the same bytes.
+_PARQUET_OPTIONS = dict(
+    compression="zstd",
+    compression_level=3,
+    use_dictionary=True,
+    write_statistics=True,
+    row_group_size=64 * 1024,
+    data_page_version="2.0",
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    version_id: str
+    path: Path
+
+
+def write_parquet(table: pa.Table, path: Path) -> str:
+    """Write ``table`` with the fixed settings; returns the md5 of the file's bytes."""
+    pq.write_table(table.replace_schema_metadata(None), path, **_PARQUET_OPTIONS)
+    return md5_hex(path.read_bytes())
+
+
+def version_id(file_hashes: dict[str, str], config: dict[str, Any]) -> str:
+    """Content id of the published rows plus the config that built them."""
+    return content_id({"files": file_hashes, "config": config})[:16]
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_candidate(
+    staging_root: Path,
+    tables: dict[str, pa.Table],
+    config: dict[str, Any],
+    manifest: dict[str, Any],
+    card: str,
+) -> Candidate:
+    """Build the candidate aside and rename it into ``staging_root/<version>``."""
+    staging_root.mkdir(parents=True, exist_ok=True)
+    work = staging_root / f".build-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    hashes = {name: write_parquet(tables[name], work / f"{name}.parquet") for name in DATA_FILES}
+    vid = version_id(hashes, config)
+    full_manifest = {"version_id": vid, **manifest, "files": hashes, "config": config}
+    (work / "manifest.json").write_text(json.dumps(full_manifest, indent=2, sort_keys=True) + "\n")
+    (work / "README.md").write_text(card.replace("{{VERSION_ID}}", vid), encoding="utf-8")
+    target = staging_root / vid
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(work, target)
+    _atomic_write_text(staging_root / CANDIDATE_POINTER, vid + "\n")
+    return Candidate(vid, target)
+
+
+def current_candidate(staging_root: Path) -> Candidate:
+    pointer = staging_root / CANDIDATE_POINTER
+    if not pointer.exists():
+        raise FileNotFoundError(f"no candidate in {staging_root}: build the candidate first")
+    vid = pointer.read_text().strip()
+    return Candidate(vid, staging_root / vid)
+
+
+def latest_version(datasets_root: Path) -> str | None:
+    pointer = datasets_root / LATEST
+    return pointer.read_text().strip() if pointer.exists() else None
+
+
+def read_manifest(datasets_root: Path, version: str) -> dict[str, Any]:
+    with open(datasets_root / version / "manifest.json", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def publish(candidate: Candidate, datasets_root: Path, checks: dict[str, Any]) -> Path:
+    """Move an audited candidate into place and point LATEST at it.
+
+    Publishing a version that already exists (the same inputs and config rebuilt) keeps the
+    existing folder untouched and only moves LATEST.
+    """
+    datasets_root.mkdir(parents=True, exist_ok=True)
+    target = datasets_root / candidate.version_id
+    if not target.exists():
+        manifest_path = candidate.path / "manifest.json"
+        manifest = json.loads(manifest_path.read_text())
+        manifest["checks"] = checks
+        manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        os.replace(candidate.path, target)
+    else:
+        shutil.rmtree(candidate.path, ignore_errors=True)
+    _atomic_write_text(datasets_root / LATEST, candidate.version_id + "\n")
+    return target

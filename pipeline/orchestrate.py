@@ -1,0 +1,98 @@
+"""Runs the build job through Dagster for the CLI: same job, same instance and run history
+as the schedule and the UI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline import paths
+
+
+def ensure_dagster_home() -> Path:
+    """DAGSTER_HOME defaults to $PREFLINE_HOME/dagster, created with prefline's dagster.yaml."""
+    home = paths.dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(paths.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def ensure_dbt_manifest() -> None:
+    """Parse the dbt project when its manifest is missing (a fresh clone outside `make`)."""
+    from pipeline.transforms.project import dbt_project
+
+    if not dbt_project.manifest_path.exists():
+        import subprocess
+        import sys
+
+        subprocess.run(
+            [str(Path(sys.executable).parent / "dbt"), "parse", "--quiet",
+             "--project-dir", str(paths.DBT_PROJECT_DIR), "--profiles-dir", str(paths.DBT_PROJECT_DIR)],
+            check=True,
+        )
+
+
+@dataclass
+class BuildOutcome:
+    success: bool
+    run_ids: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)  # "asset:check — description"
+    failed_steps: list[str] = field(default_factory=list)
+    version_id: str | None = None
+
+
+def daily_selection():
+    from dagster import AssetKey
+
+    from pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is not None]
+    return keys + [AssetKey("deletion_requests")]
+
+
+def run_build(days: list[str]) -> BuildOutcome:
+    """Materialize each day's partition of the daily stages, then (with the last day) the
+    whole graph down to the published set. Stops at the first blocked run."""
+    ensure_dagster_home()
+    ensure_dbt_manifest()
+    from dagster import DagsterInstance
+
+    from pipeline.definitions import defs
+
+    job = defs.resolve_job_def("build")
+    outcome = BuildOutcome(success=True)
+    with DagsterInstance.get() as instance:
+        for i, day in enumerate(days):
+            last = i == len(days) - 1
+            result = job.execute_in_process(
+                instance=instance,
+                partition_key=day,
+                asset_selection=None if last else daily_selection(),
+                raise_on_error=False,
+                tags={"prefline/trigger": "cli"},
+            )
+            outcome.run_ids.append(result.run_id)
+            for evaluation in result.get_asset_check_evaluations():
+                if not evaluation.passed:
+                    desc = evaluation.description or ""
+                    outcome.blocked.append(
+                        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name} — {desc}".rstrip(" —")
+                    )
+            for event in result.all_events:
+                if event.is_step_failure:
+                    outcome.failed_steps.append(f"{event.step_key}: {event.event_specific_data.error.message.strip()}")
+            if not result.success or outcome.blocked:
+                outcome.success = False
+                return outcome
+            if last:
+                for mat in result.asset_materializations_for_node("preference_set"):
+                    outcome.version_id = str(mat.metadata["version_id"].value)
+    if outcome.version_id is None:
+        outcome.success = False
+        outcome.failed_steps.append("preference_set was not materialized (a blocking check upstream failed)")
+    return outcome

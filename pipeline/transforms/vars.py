@@ -1,0 +1,33 @@
+"""prefline.yaml settings handed to dbt as --vars, so SQL and Python read one config."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from dagster import TimeWindow
+
+
+def dbt_vars(config: dict[str, Any], window: TimeWindow | None = None) -> dict[str, Any]:
+    filtering, pairs = config["filtering"], config["pairs"]
+    split, upsampling = config["split"], config["upsampling"]
+    out: dict[str, Any] = {
+        "max_prompt_chars": filtering["max_prompt_chars"],
+        "max_response_chars": filtering["max_response_chars"],
+        "languages": list(filtering.get("languages") or []),
+        "rating_min_gap": pairs["rating_min_gap"],
+        "max_pairs_per_prompt": pairs["max_pairs_per_prompt"],
+        "kto_desirable_min_score": pairs["kto_desirable_min_score"],
+        "kto_undesirable_max_score": pairs["kto_undesirable_max_score"],
+        "include_regenerate": bool(pairs["include_regenerate"]),
+        "test_fraction": split["test_fraction"],
+        "split_salt": split["salt"],
+        "upsampling_mode": upsampling["mode"],
+        "max_weight": upsampling["max_weight"],
+        "category_targets": dict(upsampling.get("category_targets") or {}),
+    }
+    if window is not None:
+        # A TimeWindow's end is exclusive; the SQL window names whole days, inclusive.
+        out["partition_start"] = window.start.strftime("%Y-%m-%d")
+        out["partition_end"] = (window.end - timedelta(microseconds=1)).strftime("%Y-%m-%d")
+    return out
