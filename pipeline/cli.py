@@ -88,6 +88,98 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0 if result.quarantine.num_rows == 0 else 1
 
 
+def _cmd_trace(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline import warehouse
+    from pipeline.lib.trace import render, trace
+
+    with warehouse.connect(read_only=True) as con:
+        result = trace(con, args.id, paths.datasets_dir())
+    print(json.dumps(result, indent=2, default=str) if args.json else render(result))
+    return 0 if result["kind"] != "unknown" else 1
+
+
+def _resolve_version(name: str) -> str:
+    from pipeline.lib.publish import latest_version
+
+    if name.upper() == "LATEST":
+        latest = latest_version(paths.datasets_dir())
+        if latest is None:
+            raise SystemExit("no published version yet")
+        return latest
+    matches = [p.name for p in paths.datasets_dir().iterdir() if p.is_dir() and p.name.startswith(name)]
+    if len(matches) != 1:
+        raise SystemExit(f"version {name!r} matches {len(matches)} published versions")
+    return matches[0]
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline.lib.diff import diff_versions, render
+
+    result = diff_versions(paths.datasets_dir(), _resolve_version(args.a), _resolve_version(args.b))
+    print(json.dumps(result, indent=2) if args.json else render(result, limit=args.limit))
+    return 0
+
+
+def _cmd_versions(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline.lib.versions import list_versions
+
+    versions = list_versions(paths.datasets_dir())
+    if args.json:
+        print(json.dumps(versions, indent=2))
+        return 0
+    if not versions:
+        print(f"no published versions under {paths.datasets_dir()}")
+    for v in versions:
+        mark = "*" if v["latest"] else " "
+        print(
+            f"{mark} {v['version']}  published {v['published_at'] or '?'}  train {v['train']:,}  test {v['test']:,}"
+            f"  kto {v['kto']:,}  parent {v['parent'] or '-'}"
+        )
+    return 0
+
+
+def _cmd_forget(args: argparse.Namespace) -> int:
+    from pipeline import warehouse
+    from pipeline.lib.forget import record_deletion, versions_with_users
+
+    row = record_deletion(paths.control_dir(), args.user, args.reason)
+    print(f"recorded deletion request for {row['user_id']} at {row['requested_at']} in {paths.control_dir()}")
+    print("every later build excludes this user's events (reason 'deletion' in the ledger)")
+    if not paths.warehouse_path().exists():
+        return 0
+    with warehouse.connect(read_only=True) as con:
+        holding = versions_with_users(con, paths.datasets_dir(), {args.user})
+    if not holding:
+        print("no published version holds rows from this user")
+        return 0
+    print("published versions holding this user's rows (republish them without deleted users):")
+    for version, n in holding.items():
+        print(f"  {version}: {n} rows    prefline republish {version} --without-deleted")
+    return 0
+
+
+def _cmd_republish(args: argparse.Namespace) -> int:
+    from pipeline import warehouse
+    from pipeline.lib.forget import deleted_users, republish_without
+
+    if not args.without_deleted:
+        print("republish needs --without-deleted (the only republish mode)", file=sys.stderr)
+        return 2
+    version = _resolve_version(args.version)
+    with warehouse.connect(read_only=True) as con:
+        result = republish_without(con, paths.datasets_dir(), version, deleted_users(paths.control_dir()))
+    print(f"successor of {version}: {result['successor']}\n  {result['path']}")
+    print(f"  rows removed: {result['rows_removed']}")
+    print(f"  the old folder {paths.datasets_dir() / version} is left for you to remove")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="prefline",
@@ -122,6 +214,52 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="write the bundled sample (HH-RLHF + generated events) into $PREFLINE_HOME")
     p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser(
+        "trace",
+        help="the whole path of a pair, KTO row or event: landing file and line, every stage, every version",
+        epilog="examples:\n  prefline trace hh-000042\n  prefline trace 3f2a9c0d1e... --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("id", help="an event id, pair id or KTO row id")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_trace)
+
+    p = sub.add_parser(
+        "diff",
+        help="rows added/removed (with reasons), label flips and mix shifts between two versions",
+        epilog="examples:\n  prefline diff 1a2b3c4d LATEST\n  prefline diff A B --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("a", help="older version id (a unique prefix, or LATEST)")
+    p.add_argument("b", help="newer version id (a unique prefix, or LATEST)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=20, help="rows listed per section")
+    p.set_defaults(func=_cmd_diff)
+
+    p = sub.add_parser(
+        "forget",
+        help="record a user's deletion request and list the published versions holding their rows",
+        epilog="example:\n  prefline forget --user u-1234 --reason 'GDPR art. 17 request #881'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--user", required=True)
+    p.add_argument("--reason")
+    p.set_defaults(func=_cmd_forget)
+
+    p = sub.add_parser(
+        "republish",
+        help="write a successor of a version without the rows of deleted users",
+        epilog="example:\n  prefline republish 1a2b3c4d --without-deleted",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("version")
+    p.add_argument("--without-deleted", action="store_true")
+    p.set_defaults(func=_cmd_republish)
+
+    p = sub.add_parser("versions", help="published versions, newest first, with counts and parents")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_versions)
 
     p = sub.add_parser(
         "validate",

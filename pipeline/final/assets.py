@@ -3,6 +3,8 @@ blocking checks; only then does `preference_set` make it a version and LATEST.""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -97,7 +99,13 @@ def preference_set_candidate(context: AssetExecutionContext) -> MaterializeResul
 def preference_set(context: AssetExecutionContext) -> MaterializeResult:
     candidate = current_candidate(paths.staging_dir())
     checks = _candidate_check_results(context)
-    target = publish(candidate, paths.datasets_dir(), checks)
+    target = publish(
+        candidate,
+        paths.datasets_dir(),
+        checks,
+        run_id=context.run_id,
+        published_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
     context.log.info(f"published preference set {candidate.version_id} at {target}")
     return MaterializeResult(
         data_version=DataVersion(candidate.version_id),

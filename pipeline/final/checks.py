@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import duckdb
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    MetadataValue,
+    asset_check,
+    multi_asset_check,
+)
 
 from pipeline import paths, warehouse
 from pipeline.checks_common import suite_check
 from pipeline.final.assets import preference_set_candidate
-from pipeline.lib.publish import current_candidate
+from pipeline.config import load_config
+from pipeline.lib.gates import GATE_NAMES, compute_gates
+from pipeline.lib.publish import current_candidate, latest_version, read_manifest
 
 # Per-row facts the GX suite asserts: TRL's conversational preference rules and provenance.
 CANDIDATE_FRAME_SQL = """
@@ -117,4 +127,51 @@ def conservation(context: AssetCheckExecutionContext) -> AssetCheckResult:
     )
 
 
-CANDIDATE_CHECKS = [candidate_suite, conservation]
+
+GATE_DESCRIPTIONS = {
+    "day_survival_share": "Every day: share of captured records that reach a published row (a consent or filter collapse).",
+    "day_survival_vs_trailing": "Every day's survival share vs the median day: a bad day is not diluted by the window.",
+    "day_duplicate_rate": "Every day: redelivered, exact and near duplicates as a share of captured records.",
+    "unknown_template_share": "Every day: share of prompts in no known chat template.",
+    "row_count_drop": "Published rows may not collapse vs the LATEST version.",
+    "label_source_shift": "Label-source mix vs the LATEST version (total variation distance).",
+    "category_shift": "Category mix vs the LATEST version (total variation distance).",
+    "ai_label_share": "Share of pairs labeled by an AI judge or AI annotator stays under its cap.",
+    "chosen_longer_share": "Length bias: share of pairs whose chosen response is the longer one.",
+    "length_ratio": "Length bias: mean len(chosen) / len(rejected).",
+    "eval_overlap_share": "Share of events dropped as eval-set contamination (a benchmark-prompt flood).",
+    "train_test_leakage": "No near-duplicate cluster has rows in both train and test.",
+}
+
+
+@multi_asset_check(
+    specs=[
+        AssetCheckSpec(f"gate_{name}", asset=preference_set_candidate, blocking=True, description=GATE_DESCRIPTIONS[name])
+        for name in GATE_NAMES
+    ],
+)
+def distribution_gates(context: AssetCheckExecutionContext):
+    thresholds = load_config()["gates"]
+    latest = latest_version(paths.datasets_dir())
+    previous = read_manifest(paths.datasets_dir(), latest) if latest else None
+    with warehouse.connect(read_only=True) as con:
+        results = compute_gates(con, thresholds, previous)
+    for gate in results:
+        yield AssetCheckResult(
+            check_name=f"gate_{gate.name}",
+            asset_key=preference_set_candidate.key,
+            passed=gate.passed,
+            severity=AssetCheckSeverity.ERROR,
+            description=gate.summary(),
+            metadata={
+                "observed": float(gate.observed),
+                "threshold": float(gate.threshold),
+                "previous": float(gate.previous) if gate.previous is not None else None,
+                "summary": gate.summary(),
+                "accepted_reason": gate.accepted,
+                **({"per_day": MetadataValue.json(gate.extra["per_day"])} if "per_day" in gate.extra else {}),
+            },
+        )
+
+
+CANDIDATE_CHECKS = [candidate_suite, conservation, distribution_gates]

@@ -3,8 +3,6 @@ pairs of the test split are judged blind to measure agreement and flag suspect l
 
 from __future__ import annotations
 
-import orjson
-import pyarrow as pa
 from dagster import AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue, asset
 
 from pipeline import warehouse

@@ -6,6 +6,7 @@ import subprocess
 from typing import Any
 
 import duckdb
+import orjson
 
 from pipeline import paths
 
@@ -81,7 +82,13 @@ def judge_metrics(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         rows = _rows(con, "select metric, value from judge_metrics order by metric")
     except duckdb.CatalogException:
         return {}
-    return {k: v for k, v in rows}
+    out: dict[str, Any] = {}
+    for key, value in rows:
+        try:
+            out[key] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def render_card(manifest: dict[str, Any]) -> str:

@@ -22,6 +22,9 @@ from pipeline.lib.hashing import content_id, md5_hex
 DATA_FILES = ("train", "test", "kto", "lineage", "rejected")
 LATEST = "LATEST"
 CANDIDATE_POINTER = "CANDIDATE"
+# Append-only record of when each version was published and by which run. Kept beside the
+# versions rather than in them, so a version's own files stay byte-identical across rebuilds.
+PUBLICATIONS = "publications.jsonl"
 
 # Fixed writer settings: the same rows always give the same bytes.
 _PARQUET_OPTIONS = dict(
@@ -101,7 +104,13 @@ def read_manifest(datasets_root: Path, version: str) -> dict[str, Any]:
         return json.load(fh)
 
 
-def publish(candidate: Candidate, datasets_root: Path, checks: dict[str, Any]) -> Path:
+def publish(
+    candidate: Candidate,
+    datasets_root: Path,
+    checks: dict[str, Any],
+    run_id: str | None = None,
+    published_at: str | None = None,
+) -> Path:
     """Move an audited candidate into place and point LATEST at it.
 
     Publishing a version that already exists (the same inputs and config rebuilt) keeps the
@@ -117,5 +126,17 @@ def publish(candidate: Candidate, datasets_root: Path, checks: dict[str, Any]) -
         os.replace(candidate.path, target)
     else:
         shutil.rmtree(candidate.path, ignore_errors=True)
+    previous = latest_version(datasets_root)
     _atomic_write_text(datasets_root / LATEST, candidate.version_id + "\n")
+    record = {"version": candidate.version_id, "previous_latest": previous, "run_id": run_id,
+              "published_at": published_at}
+    with open(datasets_root / PUBLICATIONS, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, sort_keys=True) + "\n")
     return target
+
+
+def publications(datasets_root: Path) -> list[dict[str, Any]]:
+    path = datasets_root / PUBLICATIONS
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

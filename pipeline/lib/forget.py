@@ -1,0 +1,120 @@
+"""Deletion requests: record them, find the published versions that hold a user's rows, and
+republish a version without the rows of deleted users (a successor version; the old folder
+is left for the operator to remove)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+
+from pipeline.lib.hashing import content_id
+from pipeline.lib.publish import DATA_FILES, LATEST, PUBLICATIONS, latest_version, write_parquet
+
+DELETIONS_FILE = "deletions.csv"
+FIELDS = ["user_id", "requested_at", "reason"]
+
+
+def record_deletion(control_dir: Path, user_id: str, reason: str | None, now: datetime | None = None) -> dict[str, str]:
+    control_dir.mkdir(parents=True, exist_ok=True)
+    path = control_dir / DELETIONS_FILE
+    row = {
+        "user_id": user_id,
+        "requested_at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "reason": reason or "",
+    }
+    new = not path.exists()
+    with open(path, "a", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+    return row
+
+
+def deleted_users(control_dir: Path) -> set[str]:
+    users: set[str] = set()
+    for path in sorted(control_dir.glob("deletions*.csv")):
+        with open(path, newline="", encoding="utf-8") as fh:
+            users.update(r["user_id"].strip() for r in csv.DictReader(fh) if r.get("user_id"))
+    return users
+
+
+def _user_records(con: duckdb.DuckDBPyConnection, users: set[str]) -> set[str]:
+    if not users:
+        return set()
+    rows = con.execute(
+        "select record_id from raw_feedback_events where user_id in (select unnest(?))", [sorted(users)]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def versions_with_users(con: duckdb.DuckDBPyConnection, datasets_root: Path, users: set[str]) -> dict[str, int]:
+    """Published versions holding rows built from these users' events, with the row count."""
+    records = _user_records(con, users)
+    out: dict[str, int] = {}
+    for lineage in sorted(datasets_root.glob("*/lineage.parquet")):
+        ids = pq.read_table(lineage, columns=["row_id", "record_id"]).to_pydict()
+        hit = {row for row, rec in zip(ids["row_id"], ids["record_id"]) if rec in records}
+        if hit:
+            out[lineage.parent.name] = len(hit)
+    return out
+
+
+def republish_without(con: duckdb.DuckDBPyConnection, datasets_root: Path, version: str, users: set[str]) -> dict[str, Any]:
+    """Write a successor of ``version`` without any row built from these users' events."""
+    source = datasets_root / version
+    records = _user_records(con, users)
+    lineage = pq.read_table(source / "lineage.parquet")
+    lin = lineage.to_pydict()
+    drop_rows = {row for row, rec in zip(lin["row_id"], lin["record_id"]) if rec in records}
+    work = datasets_root.parent / "_staging" / f".republish-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    hashes, removed = {}, {}
+    for name in DATA_FILES:
+        table = pq.read_table(source / f"{name}.parquet")
+        if name in ("train", "test"):
+            keep = [pid not in drop_rows for pid in table.column("pair_id").to_pylist()]
+        elif name == "kto":
+            keep = [kid not in drop_rows for kid in table.column("kto_id").to_pylist()]
+        elif name == "lineage":
+            keep = [rid not in drop_rows for rid in table.column("row_id").to_pylist()]
+        else:  # rejected: the deleted users' dropped events leave the ledger copy as well
+            keep = [rec not in records for rec in table.column("record_id").to_pylist()]
+        removed[name] = keep.count(False)
+        hashes[name] = write_parquet(table.filter(keep), work / f"{name}.parquet")
+    manifest = json.loads((source / "manifest.json").read_text())
+    successor = content_id({"files": hashes, "config": manifest.get("config"), "successor_of": version})[:16]
+    manifest.update(
+        version_id=successor,
+        parent_version=version,
+        files=hashes,
+        republished={"from": version, "without_deleted_users": len(users), "rows_removed": removed},
+    )
+    (work / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    card = (source / "README.md").read_text().replace(version, successor)
+    card += (f"\n## Republished\n\nSuccessor of {version} without the rows of users who asked for deletion "
+             f"({sum(removed.values())} rows removed across files).\n")
+    (work / "README.md").write_text(card)
+    target = datasets_root / successor
+    if target.exists():
+        shutil.rmtree(work)
+    else:
+        os.replace(work, target)
+    if latest_version(datasets_root) == version:
+        tmp = datasets_root / f".{LATEST}.tmp"
+        tmp.write_text(successor + "\n")
+        os.replace(tmp, datasets_root / LATEST)
+    with open(datasets_root / PUBLICATIONS, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"version": successor, "successor_of": version, "reason": "without_deleted",
+                             "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+                            sort_keys=True) + "\n")
+    return {"successor": successor, "rows_removed": removed, "path": str(target)}

@@ -1,0 +1,185 @@
+"""Distribution gates: regressions no single row shows. Each gate compares an observed value
+with its threshold from the `gates` config, on the day slices (every partition) or on the
+whole candidate, and against the last published version's manifest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+
+@dataclass
+class GateResult:
+    name: str
+    observed: float
+    threshold: float
+    upper: bool = True  # observed must be <= threshold (else >=)
+    previous: float | None = None
+    detail: str = ""
+    accepted: str | None = None  # reason from gates.accept, when a known shift is let through
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def within(self) -> bool:
+        return self.observed <= self.threshold if self.upper else self.observed >= self.threshold
+
+    @property
+    def passed(self) -> bool:
+        return self.within or self.accepted is not None
+
+    def summary(self) -> str:
+        rel = "<=" if self.upper else ">="
+        text = f"{self.name}: observed {self.observed:.4g}, must be {rel} {self.threshold:.4g}"
+        if self.previous is not None:
+            text += f" (previous version {self.previous:.4g})"
+        if self.detail:
+            text += f"; {self.detail}"
+        if not self.within:
+            text += f" — ACCEPTED: {self.accepted}" if self.accepted else " — BLOCKED"
+        return text
+
+
+GATE_NAMES = (
+    "day_survival_share",
+    "day_survival_vs_trailing",
+    "day_duplicate_rate",
+    "unknown_template_share",
+    "row_count_drop",
+    "label_source_shift",
+    "category_shift",
+    "ai_label_share",
+    "chosen_longer_share",
+    "length_ratio",
+    "eval_overlap_share",
+    "train_test_leakage",
+)
+
+
+def _tvd(a: dict[str, float], b: dict[str, float]) -> float:
+    ta, tb = sum(a.values()) or 1, sum(b.values()) or 1
+    keys = set(a) | set(b)
+    return 0.5 * sum(abs(a.get(k, 0) / ta - b.get(k, 0) / tb) for k in keys)
+
+
+def _per_day(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute(
+        """
+        with o as (select * from fct_event_outcomes),
+        norm as (
+            select partition_date,
+                   count(*) filter (where reason = 'template_unknown') as unknown,
+                   count(*) as total
+            from (select partition_date, null as reason from normalized_events
+                  union all select partition_date, reason from normalization_rejections)
+            group by 1
+        )
+        select o.partition_date,
+               count(*) as captured,
+               count(*) filter (where place = 'published') as published,
+               count(*) filter (where reason in ('duplicate_redelivery', 'duplicate_exact', 'duplicate_near'))
+                   as duplicates,
+               max(n.unknown) as unknown, max(n.total) as normalized
+        from o left join norm n on n.partition_date = o.partition_date
+        group by 1 order by 1
+        """
+    ).fetchall()
+
+
+def compute_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any], previous: dict[str, Any] | None) -> list[GateResult]:
+    days = _per_day(con)
+    results: list[GateResult] = []
+
+    survival = {str(d): (p / c if c else 0.0) for d, c, p, *_ in days}
+    worst_day = min(survival, key=survival.get) if survival else None
+    results.append(GateResult(
+        "day_survival_share", survival.get(worst_day, 1.0), thresholds["day_survival_share_min"], upper=False,
+        detail=f"lowest day {worst_day}" if worst_day else "no days",
+        extra={"per_day": survival},
+    ))
+    if len(survival) >= 3:
+        values = sorted(survival.values())
+        median = values[len(values) // 2]
+        ratio = {d: (s / median if median else 1.0) for d, s in survival.items()}
+        low = min(ratio, key=ratio.get)
+        results.append(GateResult("day_survival_vs_trailing", ratio[low], thresholds["day_survival_vs_trailing_min"],
+                                  upper=False, detail=f"day {low} vs median day share {median:.3f}"))
+    else:
+        results.append(GateResult("day_survival_vs_trailing", 1.0, thresholds["day_survival_vs_trailing_min"],
+                                  upper=False, detail="fewer than 3 days: nothing to compare with"))
+
+    dup = {str(d): (n / c if c else 0.0) for d, c, _, n, *_ in days}
+    worst = max(dup, key=dup.get) if dup else None
+    results.append(GateResult("day_duplicate_rate", dup.get(worst, 0.0), thresholds["day_duplicate_rate_max"],
+                              detail=f"highest day {worst}" if worst else "no days", extra={"per_day": dup}))
+
+    unknown = {str(d): (u / t if t else 0.0) for d, _, _, _, u, t in days}
+    worst = max(unknown, key=unknown.get) if unknown else None
+    results.append(GateResult("unknown_template_share", unknown.get(worst, 0.0),
+                              thresholds["unknown_template_share_max"],
+                              detail=f"highest day {worst}" if worst else "no days"))
+
+    (pairs, kto, ai, longer, ratio, leak, captured, contaminated) = con.execute(
+        """
+        select
+            (select count(*) from fct_preference_pairs where replica_index = 0),
+            (select count(*) from fct_kto_rows),
+            (select avg(case when label_source like 'ai_%' then 1.0 else 0.0 end)
+               from fct_preference_pairs where replica_index = 0),
+            (select avg(case when length(chosen_content) > length(rejected_content) then 1.0 else 0.0 end)
+               from fct_preference_pairs where replica_index = 0),
+            (select avg(length(chosen_content) * 1.0 / greatest(length(rejected_content), 1))
+               from fct_preference_pairs where replica_index = 0),
+            (select count(*) from (
+                select cluster_id from (
+                    select cluster_id, split from fct_preference_pairs
+                    union all select cluster_id, split from fct_kto_rows)
+                group by cluster_id having count(distinct split) > 1)),
+            (select count(*) from fct_event_outcomes),
+            (select count(*) from fct_event_outcomes where reason = 'eval_contamination')
+        """
+    ).fetchone()
+
+    rows_now = pairs + kto
+    prev_stats = (previous or {}).get("stats", {})
+    prev_rows = sum(prev_stats.get("pairs", {}).values()) + sum(prev_stats.get("kto", {}).values()) if previous else None
+    drop = (1 - rows_now / prev_rows) if prev_rows else 0.0
+    results.append(GateResult("row_count_drop", max(drop, 0.0), thresholds["row_count_drop_max"],
+                              previous=float(prev_rows) if prev_rows is not None else None,
+                              detail=f"{rows_now} rows now" + ("" if previous else "; no previous version")))
+
+    def mix(column: str) -> dict[str, float]:
+        return dict(con.execute(
+            f"select {column}, count(*) from fct_preference_pairs where replica_index = 0 group by 1"
+        ).fetchall())
+
+    for name, column, key in (("label_source_shift", "label_source", "label_source_mix"),
+                              ("category_shift", "category", "category_mix")):
+        prev_mix = prev_stats.get(key)
+        shift = _tvd(mix(column), prev_mix) if prev_mix else 0.0
+        results.append(GateResult(name, shift, thresholds[f"{name}_max"],
+                                  detail="vs LATEST" if prev_mix else "no previous version"))
+
+    results.append(GateResult("ai_label_share", float(ai or 0.0), thresholds["ai_label_share_max"],
+                              previous=_prev_share(prev_stats)))
+    results.append(GateResult("chosen_longer_share", float(longer or 0.0), thresholds["chosen_longer_share_max"]))
+    results.append(GateResult("length_ratio", float(ratio or 1.0), thresholds["length_ratio_max"]))
+    results.append(GateResult("eval_overlap_share", contaminated / captured if captured else 0.0,
+                              thresholds["eval_overlap_share_max"]))
+    results.append(GateResult("train_test_leakage", float(leak), float(thresholds["train_test_leakage_max"]),
+                              detail="near-duplicate clusters with rows in both train and test"))
+
+    accepted = {a["gate"]: a.get("reason") or "accepted without a reason" for a in thresholds.get("accept") or []}
+    for r in results:
+        if not r.within and r.name in accepted:
+            r.accepted = accepted[r.name]
+    return results
+
+
+def _prev_share(prev_stats: dict[str, Any]) -> float | None:
+    mix = prev_stats.get("label_source_mix")
+    if not mix:
+        return None
+    total = sum(mix.values()) or 1
+    return sum(v for k, v in mix.items() if k.startswith("ai_")) / total

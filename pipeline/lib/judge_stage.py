@@ -1,0 +1,138 @@
+"""The judge labeling stage over the warehouse: build the judge from the window's human
+train pairs, measure it on held-out human pairs, label the pairs that need a label in both
+orders, and audit human test pairs blind."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from pipeline.lib.judge import Judge, judge_pairs
+from pipeline.warehouse import replace_table
+
+VERDICTS_SCHEMA = pa.schema(
+    [
+        ("pair_id", pa.string()),
+        ("judge_id", pa.string()),
+        ("judge_version", pa.string()),
+        ("rubric_version", pa.string()),
+        ("verdict_ab", pa.string()),
+        ("verdict_ba", pa.string()),
+        ("winner", pa.string()),
+        ("confidence", pa.float64()),
+        ("reason", pa.string()),
+        ("audit_flag", pa.string()),
+    ]
+)
+
+# A human label is flagged for review (never flipped) when the judge, consistent in both
+# orders, picks the other response with at least this confidence.
+AUDIT_CONFIDENCE = 0.5
+
+
+class JudgeFactory(Protocol):
+    def build(self, train_pairs: list[tuple[list[dict], str, str]]) -> Judge: ...
+
+
+def _human_pairs(con: duckdb.DuckDBPyConnection, split: str) -> list[tuple[list[dict], str, str]]:
+    rows = con.execute(
+        """
+        select prompt_messages, a_content, b_content from int_pairs__candidates
+        where not needs_judge and label_source like 'human_%' and split = ?
+        order by pair_id
+        """,
+        [split],
+    ).fetchall()
+    return [(orjson.loads(p), a, b) for p, a, b in rows]
+
+
+def label_pairs(con: duckdb.DuckDBPyConnection, factory: JudgeFactory, accuracy_floor: float) -> dict[str, Any]:
+    train, test = _human_pairs(con, "train"), _human_pairs(con, "test")
+    notes: list[str] = []
+    metrics: dict[str, Any] = {"human_train_pairs": len(train), "human_test_pairs": len(test)}
+    to_judge = con.execute(
+        """
+        select pair_id, prompt_messages, a_content as response_a, b_content as response_b,
+               case when needs_judge then null else 'a' end as human_winner
+        from int_pairs__candidates
+        where needs_judge or (label_source like 'human_%' and split = 'test')
+        order by pair_id
+        """
+    ).to_arrow_table()
+    metrics["pairs_needing_label"] = int(sum(1 for w in to_judge.column("human_winner").to_pylist() if w is None))
+
+    usable, judge = True, None
+    try:
+        judge = factory.build(train)
+    except ValueError as exc:  # e.g. too few human pairs to train a reward model
+        usable = False
+        notes.append(f"judge unavailable: {exc}")
+    if judge is not None:
+        metrics["judge_id"] = judge.judge_id
+        metrics["judge_version"] = judge.judge_version
+        evaluate = getattr(judge, "evaluate", None)
+        if evaluate is not None and test:
+            quality = evaluate(test)
+            metrics["heldout_accuracy"] = quality["accuracy"]
+            metrics["heldout_brier"] = quality["brier"]
+            if quality["accuracy"] < accuracy_floor:
+                usable = False
+                notes.append(
+                    f"judge {judge.judge_id} held-out accuracy {quality['accuracy']:.3f} is below the floor "
+                    f"{accuracy_floor:.3f}: its labels are not used"
+                )
+
+    if usable and judge is not None:
+        verdicts, run_metrics = judge_pairs(judge, to_judge, con)
+        metrics.update(run_metrics)
+        verdicts = _with_audit_flags(verdicts, to_judge)
+    else:
+        verdicts = _unlabeled(to_judge, judge, "judge_unusable")
+    replace_table(con, "judge_verdicts", verdicts.select(VERDICTS_SCHEMA.names).cast(VERDICTS_SCHEMA))
+    metrics["notes"] = notes
+    _store_metrics(con, metrics)
+    return metrics
+
+
+def _with_audit_flags(verdicts: pa.Table, to_judge: pa.Table) -> pa.Table:
+    human = dict(zip(to_judge.column("pair_id").to_pylist(), to_judge.column("human_winner").to_pylist()))
+    flags = [
+        "judge_disagrees" if human.get(pid) == "a" and w == "b" and (c or 0) >= AUDIT_CONFIDENCE else None
+        for pid, w, c in zip(
+            verdicts.column("pair_id").to_pylist(),
+            verdicts.column("winner").to_pylist(),
+            verdicts.column("confidence").to_pylist(),
+        )
+    ]
+    return verdicts.append_column("audit_flag", pa.array(flags, pa.string()))
+
+
+def _unlabeled(to_judge: pa.Table, judge: Judge | None, reason: str) -> pa.Table:
+    n = to_judge.num_rows
+    return pa.table(
+        {
+            "pair_id": to_judge.column("pair_id"),
+            "judge_id": pa.array([getattr(judge, "judge_id", None)] * n, pa.string()),
+            "judge_version": pa.array([getattr(judge, "judge_version", None)] * n, pa.string()),
+            "rubric_version": pa.array([getattr(judge, "rubric_version", None)] * n, pa.string()),
+            "verdict_ab": pa.nulls(n, pa.string()),
+            "verdict_ba": pa.nulls(n, pa.string()),
+            "winner": pa.nulls(n, pa.string()),
+            "confidence": pa.nulls(n, pa.float64()),
+            "reason": pa.array([reason] * n, pa.string()),
+            "audit_flag": pa.nulls(n, pa.string()),
+        }
+    )
+
+
+def _store_metrics(con: duckdb.DuckDBPyConnection, metrics: dict[str, Any]) -> None:
+    rows = [
+        {"metric": k, "value": v if isinstance(v, str) else orjson.dumps(v).decode()}
+        for k, v in sorted(metrics.items())
+        if k != "notes"
+    ]
+    rows.append({"metric": "notes", "value": orjson.dumps(metrics.get("notes", [])).decode()})
+    replace_table(con, "judge_metrics", pa.Table.from_pylist(rows, schema=pa.schema([("metric", pa.string()), ("value", pa.string())])))

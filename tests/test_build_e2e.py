@@ -1,0 +1,136 @@
+"""End-to-end builds through Dagster on generated feedback: what a user relies on when they
+run `prefline build`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from tests.trl_rules import kto_row_problems, preference_row_problems
+
+pytestmark = pytest.mark.slow
+
+DAYS = ["2026-11-01", "2026-11-02"]
+
+
+def _generate(home: Path, events_per_day: int = 400) -> None:
+    from pipeline.lib.generate import write_landing
+
+    write_landing(home / "landing", n=events_per_day, days=len(DAYS), start=date.fromisoformat(DAYS[0]), seed=11)
+
+
+def _build(days=DAYS):
+    from pipeline.orchestrate import run_build
+
+    return run_build(list(days))
+
+
+@pytest.fixture
+def built(prefline_home: Path):
+    _generate(prefline_home)
+    outcome = _build()
+    assert outcome.success, (outcome.blocked, outcome.failed_steps)
+    return prefline_home, outcome
+
+
+def _version_dir(home: Path, version: str) -> Path:
+    return home / "datasets" / "preference_pairs" / version
+
+
+def test_build_publishes_trl_ready_version(built):
+    home, outcome = built
+    root = home / "datasets" / "preference_pairs"
+    assert (root / "LATEST").read_text().strip() == outcome.version_id
+    vdir = _version_dir(home, outcome.version_id)
+    for name in ("train.parquet", "test.parquet", "kto.parquet", "lineage.parquet", "rejected.parquet",
+                 "manifest.json", "README.md"):
+        assert (vdir / name).exists(), name
+
+    from datasets import load_dataset
+
+    ds = load_dataset("parquet", data_files={"train": str(vdir / "train.parquet"), "test": str(vdir / "test.parquet")})
+    assert ds["train"].num_rows > 0 and ds["test"].num_rows > 0
+    for split in ("train", "test"):
+        for row in ds[split]:
+            assert preference_row_problems(row) == [], row["pair_id"]
+            assert row["source_event_ids"] and row["label_source"]
+            assert row["weight"] > 0 and row["split"] == split
+            if row["label_source"] == "ai_judge":
+                assert row["judge_id"]
+    kto = load_dataset("parquet", data_files=str(vdir / "kto.parquet"))["train"]
+    assert kto.num_rows > 0
+    assert {True, False} <= set(kto["label"])
+    for row in kto:
+        assert kto_row_problems(row) == []
+
+
+def test_every_captured_record_ends_in_exactly_one_place(built):
+    home, outcome = built
+    vdir = _version_dir(home, outcome.version_id)
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    captured = {r[0] for r in con.execute(
+        "select record_id from raw_feedback_events union all select record_id from raw_quarantine").fetchall()}
+    con.close()
+    published = set(pq.read_table(vdir / "lineage.parquet", columns=["record_id"]).column(0).to_pylist())
+    dropped = pq.read_table(vdir / "rejected.parquet", columns=["record_id", "reason"])
+    dropped_ids = dropped.column("record_id").to_pylist()
+    assert len(dropped_ids) == len(set(dropped_ids))
+    assert published.isdisjoint(dropped_ids)
+    assert published | set(dropped_ids) == captured
+    assert all(dropped.column("reason").to_pylist())
+    manifest = json.loads((vdir / "manifest.json").read_text())
+    assert sum(manifest["ledger"]["places"].values()) == len(captured)
+    assert "lost" not in manifest["ledger"]["places"]
+
+
+def test_consent_and_deletions_never_reach_a_published_row(built):
+    home, outcome = built
+    vdir = _version_dir(home, outcome.version_id)
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    lineage = str(vdir / "lineage.parquet")
+    leaked = con.execute(
+        f"""
+        select count(*) from read_parquet('{lineage}') l
+        join raw_feedback_events e on e.record_id = l.record_id
+        where e.consent_training is distinct from true
+           or e.user_id in (select user_id from deletion_requests)
+        """
+    ).fetchone()[0]
+    opted_out = con.execute("select count(*) from raw_feedback_events where not consent_training").fetchone()[0]
+    deleted = con.execute(
+        "select count(*) from raw_feedback_events where user_id in (select user_id from deletion_requests)"
+    ).fetchone()[0]
+    con.close()
+    assert opted_out > 0 and deleted > 0, "the generated sample must exercise both filters"
+    assert leaked == 0
+
+
+def test_rebuild_gives_the_same_version_and_bytes(built):
+    home, outcome = built
+    vdir = _version_dir(home, outcome.version_id)
+    before = {p.name: p.read_bytes() for p in vdir.iterdir()}
+    again = _build()
+    assert again.success and again.version_id == outcome.version_id
+    assert {p.name: p.read_bytes() for p in vdir.iterdir()} == before
+
+
+def test_a_broken_capture_day_blocks_the_set_and_keeps_latest(built):
+    home, outcome = built
+    latest = home / "datasets" / "preference_pairs" / "LATEST"
+    broken = home / "landing" / "2026-11-03"
+    broken.mkdir()
+    good = next((home / "landing" / DAYS[0]).glob("*.jsonl"))
+    lines = good.read_text().splitlines()[:50]
+    # Half the day is truncated JSON: far above the quarantine-share gate.
+    (broken / "events.jsonl").write_text(
+        "\n".join(line if i % 2 else line[: len(line) // 2] for i, line in enumerate(lines)) + "\n"
+    )
+    blocked = _build(["2026-11-03"])
+    assert not blocked.success
+    assert any("capture_quarantine_share" in b for b in blocked.blocked), blocked.blocked
+    assert latest.read_text().strip() == outcome.version_id
