@@ -17,6 +17,13 @@ def assign_clusters(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         order by prompt_hash
         """
     )
+    con.execute(
+        """
+        create or replace table prompt_contamination (
+            prompt_hash varchar, benchmark varchar, item_id varchar, matched_text varchar
+        )
+        """
+    )
     n_prompts, n_clusters = con.execute(
         "select count(*), count(distinct cluster_id) from prompt_clusters"
     ).fetchone()

@@ -1,6 +1,7 @@
 {#- Every kept, normalized event with its canonical content key, and the dedup decision:
-    exact duplicates of canonical content (prompt + responses + label) keep the earliest
-    event; deletion requests that arrived after a day was filtered are applied here too. -#}
+    deletion requests that arrived after a day was filtered apply first, then eval-set
+    contamination of the prompt, then exact duplicates of canonical content (prompt +
+    responses + label), which keep the earliest event. -#}
 
 with kept as (
     select record_id
@@ -39,6 +40,14 @@ deletions as (
     select user_id from {{ ref('stg_control__deletions') }}
 ),
 
+contamination as (
+    select
+        prompt_hash,
+        min(benchmark || ':' || item_id || ' matched "' || matched_text || '"') as contamination_detail
+    from {{ source('prefline', 'prompt_contamination') }}
+    group by prompt_hash
+),
+
 canonical as (
     select
         e.record_id,
@@ -70,6 +79,7 @@ canonical as (
         p.response_hash as preferred_hash,
         dr.response_hash as discarded_hash,
         x.user_id is not null as deleted,
+        ct.contamination_detail,
         {{ dbt.hash(
             "e.event_type || '|' || n.prompt_hash || '|' || rk.responses_key"
             " || '|' || coalesce(p.response_hash, '') || '|' || coalesce(cast(e.label_tie as " ~ dbt.type_string() ~ "), '')"
@@ -83,29 +93,41 @@ canonical as (
     left join responses dr on dr.record_id = e.record_id and dr.response_id = e.label_discarded
     left join clusters c on c.prompt_hash = n.prompt_hash
     left join deletions x on x.user_id = e.user_id
+    left join contamination ct on ct.prompt_hash = n.prompt_hash
+),
+
+screened as (
+    select
+        canonical.*,
+        case
+            when deleted then 'deletion'
+            when contamination_detail is not null then 'eval_contamination'
+        end as screen_reason
+    from canonical
 ),
 
 ranked as (
     select
-        canonical.*,
+        screened.*,
         row_number() over (
-            partition by deleted, content_key order by created_at, event_id, record_id
+            partition by screen_reason, content_key order by created_at, event_id, record_id
         ) as content_rank,
         first_value(event_id) over (
-            partition by deleted, content_key order by created_at, event_id, record_id
+            partition by screen_reason, content_key order by created_at, event_id, record_id
         ) as kept_event_id
-    from canonical
+    from screened
 )
 
 select
     ranked.*,
-    not deleted and content_rank = 1 as kept,
+    screen_reason is null and content_rank = 1 as kept,
     case
-        when deleted then 'deletion'
+        when screen_reason is not null then screen_reason
         when content_rank > 1 then 'duplicate_exact'
     end as reason,
     case
         when deleted then 'user ' || user_id || ' asked for deletion'
+        when screen_reason = 'eval_contamination' then contamination_detail
         when content_rank > 1 then 'same canonical content as event ' || kept_event_id
     end as detail
 from ranked

@@ -1,0 +1,61 @@
+"""Write-audit-publish: candidates are content-addressed, publishing is atomic, and LATEST
+only ever names a complete, audited version."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from pipeline.lib.publish import DATA_FILES, current_candidate, latest_version, publications, publish, write_candidate
+
+CONFIG = {"split": {"test_fraction": 0.1}}
+
+
+def _tables(n: int) -> dict[str, pa.Table]:
+    rows = pa.table({"pair_id": [f"p{i}" for i in range(n)], "weight": [1.0] * n})
+    return {name: rows for name in DATA_FILES}
+
+
+def test_same_rows_and_config_give_same_version_and_bytes(tmp_path):
+    a = write_candidate(tmp_path / "s1", _tables(5), CONFIG, {"parent_version": None}, "card {{VERSION_ID}}")
+    b = write_candidate(tmp_path / "s2", _tables(5), CONFIG, {"parent_version": None}, "card {{VERSION_ID}}")
+    assert a.version_id == b.version_id
+    for name in [f"{n}.parquet" for n in DATA_FILES] + ["manifest.json", "README.md"]:
+        assert (a.path / name).read_bytes() == (b.path / name).read_bytes()
+    assert a.version_id in (a.path / "README.md").read_text()
+
+
+def test_rows_or_config_change_the_version(tmp_path):
+    base = write_candidate(tmp_path / "s", _tables(5), CONFIG, {}, "")
+    more = write_candidate(tmp_path / "s", _tables(6), CONFIG, {}, "")
+    other = write_candidate(tmp_path / "s", _tables(5), {"split": {"test_fraction": 0.2}}, {}, "")
+    assert len({base.version_id, more.version_id, other.version_id}) == 3
+
+
+def test_publish_moves_candidate_and_points_latest(tmp_path):
+    staging, root = tmp_path / "staging", tmp_path / "datasets"
+    candidate = write_candidate(staging, _tables(3), CONFIG, {}, "")
+    assert current_candidate(staging) == candidate
+    assert latest_version(root) is None
+    target = publish(candidate, root, {"conservation": "passed"}, run_id="r1", published_at="t1")
+    assert target == root / candidate.version_id and target.is_dir() and not candidate.path.exists()
+    assert latest_version(root) == candidate.version_id
+    assert '"conservation": "passed"' in (target / "manifest.json").read_text()
+    assert publications(root)[-1]["run_id"] == "r1"
+
+
+def test_republishing_the_same_version_leaves_it_untouched(tmp_path):
+    staging, root = tmp_path / "staging", tmp_path / "datasets"
+    first = publish(write_candidate(staging, _tables(3), CONFIG, {}, ""), root, {})
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in first.iterdir()}
+    again = publish(write_candidate(staging, _tables(3), CONFIG, {}, ""), root, {})
+    assert again == first
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in first.iterdir()} == before
+
+
+def test_an_unpublished_candidate_leaves_latest_alone(tmp_path):
+    staging, root = tmp_path / "staging", tmp_path / "datasets"
+    published = publish(write_candidate(staging, _tables(3), CONFIG, {}, ""), root, {})
+    blocked = write_candidate(staging, _tables(1), CONFIG, {}, "")
+    assert latest_version(root) == published.name
+    assert blocked.path.exists(), "a blocked candidate stays in staging for inspection"
+    assert not (root / blocked.version_id).exists()
