@@ -43,13 +43,24 @@ def load_suite(name: str, folder: Path | None = None) -> dict[str, Any]:
 
 
 def run_suite(name: str, frame: pd.DataFrame, folder: Path | None = None) -> SuiteResult:
+    """Validate ``frame`` against the suite file and write GX Data Docs for it to
+    $PREFLINE_HOME/docs/gx/<suite>/index.html (a fixed place the check metadata links to)."""
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     spec = load_suite(name, folder)
+    docs_dir = paths.gx_docs_dir() / name
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    context.add_data_docs_site(
+        site_name="prefline",
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
     batch_def = (
         context.data_sources.add_pandas("prefline")
         .add_dataframe_asset(name)
@@ -61,7 +72,16 @@ def run_suite(name: str, frame: pd.DataFrame, folder: Path | None = None) -> Sui
             ExpectationConfiguration(type=exp["type"], kwargs=exp["kwargs"], meta=exp.get("meta", {}))
         )
     suite = context.suites.add(suite)
-    result = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
+    validation = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=name,
+            validation_definitions=[validation],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["prefline"])],
+        )
+    )
+    run = checkpoint.run(batch_parameters={"dataframe": frame})
+    result = next(iter(run.run_results.values()))
     failed = []
     for r in result.results:
         if not r.success:
@@ -75,14 +95,4 @@ def run_suite(name: str, frame: pd.DataFrame, folder: Path | None = None) -> Sui
                     "unexpected_sample": [str(v) for v in (res.get("partial_unexpected_list") or [])[:5]],
                 }
             )
-    docs_path = _write_docs(name, result, failed)
-    return SuiteResult(spec["name"], bool(result.success), len(result.results), failed, docs_path)
-
-
-def _write_docs(name: str, result: Any, failed: list[dict[str, Any]]) -> str:
-    """Keep the latest validation result per suite in a fixed folder next to Data Docs."""
-    out = paths.gx_docs_dir() / "validations"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{name}.json"
-    path.write_text(json.dumps(result.to_json_dict(), indent=2, sort_keys=True, default=str))
-    return str(path)
+    return SuiteResult(spec["name"], bool(result.success), len(result.results), failed, str(docs_dir / "index.html"))
