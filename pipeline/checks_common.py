@@ -1,7 +1,6 @@
 """Shared shape of prefline's blocking checks: a GX suite result or a gate value against
 its threshold, reported the same way in the run log, the UI and the CLI."""
 
-from __future__ import annotations
 
 from typing import Any
 

@@ -1,6 +1,5 @@
 """The nightly build: yesterday's partition of the daily stages, then the window build."""
 
-from __future__ import annotations
 
 from dagster import AssetSelection, RunRequest, ScheduleEvaluationContext, define_asset_job, schedule
 

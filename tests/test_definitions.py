@@ -44,7 +44,7 @@ def test_stages_are_groups_in_design_order():
     assert group["normalized_events"] == "template_normalization"
     assert group["int_events__deduped"] == "dedup"
     assert group["int_pairs__candidates"] == "pair_construction"
-    assert group["judge_labels"] == "judge_labeling"
+    assert group["judge_verdicts"] == "judge_labeling"
     assert group["int_pairs__weighted"] == "upsampling"
     assert group["preference_set"] == "final_preference_set"
 
@@ -52,6 +52,6 @@ def test_stages_are_groups_in_design_order():
     from dagster import AssetKey, AssetSelection
 
     ups = AssetSelection.assets(AssetKey("int_pairs__weighted")).upstream().resolve(graph)
-    assert AssetKey("judge_labels") in ups and AssetKey("int_pairs__candidates") in ups
+    assert AssetKey("judge_verdicts") in ups and AssetKey("int_pairs__candidates") in ups
     dedup_ups = AssetSelection.assets(AssetKey("int_events__deduped")).upstream().resolve(graph)
     assert AssetKey("normalized_events") in dedup_ups

@@ -1,34 +1,40 @@
 """Raw feedback capture: a day's landing files in, valid events and quarantine out."""
 
-from __future__ import annotations
 
 import csv
 
 import pyarrow as pa
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
 
 from pipeline import paths, warehouse
 from pipeline.lib.capture import capture_day
 from pipeline.partitions import daily_partitions
 from pipeline.transforms.assets import WAREHOUSE_POOL
-from pipeline.metadata import combine_versions, counts_table, table_version
+from pipeline.metadata import counts_table, table_version
 
-CAPTURE_TABLES = ("raw_feedback_events", "raw_feedback_responses", "raw_quarantine")
-
-
-@asset(
+@multi_asset(
+    name="raw_feedback_capture",
     group_name="capture",
     partitions_def=daily_partitions,
     pool=WAREHOUSE_POOL,
     code_version="capture-v1",
-    description=(
-        "Reads $PREFLINE_HOME/landing/<day>/ (jsonl, jsonl.gz, parquet, csv), validates every "
-        "record against the feedback event contract (schema version 1) and writes the valid "
-        "events and their responses to the warehouse; records that break the contract are "
-        "quarantined verbatim with file, line and reason."
-    ),
+    specs=[
+        AssetSpec(
+            "raw_feedback_events",
+            description=(
+                "Reads $PREFLINE_HOME/landing/<day>/ (jsonl, jsonl.gz, parquet, csv) and keeps every "
+                "record that meets the feedback event contract (schema version 1), one row per "
+                "landing record (file and line)."
+            ),
+        ),
+        AssetSpec("raw_feedback_responses", description="The responses of each captured event, in display order."),
+        AssetSpec(
+            "raw_quarantine",
+            description="Landing records that break the event contract, kept verbatim with file, line and reason.",
+        ),
+    ],
 )
-def raw_feedback_events(context: AssetExecutionContext) -> MaterializeResult:
+def raw_feedback_capture(context: AssetExecutionContext):
     day = context.partition_key
     result = capture_day(paths.landing_dir(), day)
     with warehouse.connect() as con:
@@ -36,23 +42,35 @@ def raw_feedback_events(context: AssetExecutionContext) -> MaterializeResult:
         warehouse.replace_partition(con, "raw_feedback_responses", result.responses, day)
         warehouse.replace_partition(con, "raw_quarantine", result.quarantine, day)
     n_events, n_quarantined = result.events.num_rows, result.quarantine.num_rows
+    captured = n_events + n_quarantined
     reasons = (
         result.quarantine.group_by("reason").aggregate([("record_id", "count")]).to_pylist()
         if n_quarantined
         else []
     )
-    captured = n_events + n_quarantined
-    return MaterializeResult(
-        data_version=combine_versions(
-            table_version(result.events, "record_id || content_hash").value,
-            table_version(result.quarantine, "record_id || reason").value,
-        ),
+    yield MaterializeResult(
+        asset_key="raw_feedback_events",
+        data_version=table_version(result.events, "record_id || content_hash"),
         metadata={
             "records_read": captured,
             "events_captured": n_events,
+            "files": len(result.files),
+            "files_read": MetadataValue.md(
+                counts_table({f.file: f.records for f in result.files}, "file")
+            ),
+        },
+    )
+    yield MaterializeResult(
+        asset_key="raw_feedback_responses",
+        data_version=table_version(result.responses, "record_id || response_id || md5(content)"),
+        metadata={"responses": result.responses.num_rows},
+    )
+    yield MaterializeResult(
+        asset_key="raw_quarantine",
+        data_version=table_version(result.quarantine, "record_id || reason"),
+        metadata={
             "records_quarantined": n_quarantined,
             "quarantine_share": n_quarantined / captured if captured else 0.0,
-            "files": len(result.files),
             "quarantine_reasons": MetadataValue.md(
                 counts_table({r["reason"]: r["record_id_count"] for r in reasons}, "reason")
             ),

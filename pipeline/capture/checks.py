@@ -1,12 +1,10 @@
 """Blocking checks on capture: the day's events meet their GX suite, and the day's
 quarantine share is within its gate."""
 
-from __future__ import annotations
 
-from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, asset_check
 
 from pipeline import warehouse
-from pipeline.capture.assets import raw_feedback_events
 from pipeline.checks_common import gate_check, suite_check
 from pipeline.config import load_config
 from pipeline.partitions import daily_partitions
@@ -21,7 +19,7 @@ where partition_date = ?::date
 
 
 @asset_check(
-    asset=raw_feedback_events,
+    asset=AssetKey("raw_feedback_events"),
     partitions_def=daily_partitions,
     blocking=True,
     description="GX suite expectations/raw_feedback_events.json on the day's captured events.",
@@ -33,7 +31,7 @@ def capture_suite(context: AssetCheckExecutionContext) -> AssetCheckResult:
 
 
 @asset_check(
-    asset=raw_feedback_events,
+    asset=AssetKey("raw_feedback_events"),
     partitions_def=daily_partitions,
     blocking=True,
     description="Gate: share of the day's landing records quarantined (gates.quarantine_share_max).",

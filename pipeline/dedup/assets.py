@@ -1,8 +1,8 @@
-"""Dedup, Python side: the near-duplicate cluster of every canonical prompt."""
+"""Dedup, Python side: the near-duplicate cluster of every canonical prompt, and the prompts
+that overlap an eval-set benchmark prompt."""
 
-from __future__ import annotations
 
-from dagster import AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, DataVersion, MaterializeResult, multi_asset
 
 from pipeline import warehouse
 from pipeline.lib.clusters import assign_clusters
@@ -10,19 +10,37 @@ from pipeline.metadata import fingerprint
 from pipeline.transforms.assets import WAREHOUSE_POOL
 
 
-@asset(
+@multi_asset(
+    name="prompt_dedup",
     group_name="dedup",
-    deps=[AssetKey("normalized_events")],
     pool=WAREHOUSE_POOL,
     code_version="clusters-v1",
-    description=(
-        "Groups canonical prompts into near-duplicate clusters over the whole window. The "
-        "cluster decides the train/test split (a cluster never straddles both) and the "
-        "per-cluster cap on pairs."
-    ),
+    specs=[
+        AssetSpec(
+            "prompt_clusters",
+            deps=[AssetKey("normalized_events")],
+            description=(
+                "Groups canonical prompts into near-duplicate clusters over the whole window. The "
+                "cluster decides the train/test split (a cluster never straddles both) and the "
+                "per-cluster cap on pairs."
+            ),
+        ),
+        AssetSpec(
+            "prompt_contamination",
+            deps=[AssetKey("normalized_events")],
+            description=(
+                "Canonical prompts that overlap a benchmark prompt from $PREFLINE_HOME/evalsets, "
+                "with the benchmark and the matched text; their events are dropped as eval_contamination."
+            ),
+        ),
+    ],
 )
-def prompt_clusters(context: AssetExecutionContext) -> MaterializeResult:
+def prompt_dedup(context: AssetExecutionContext):
     with warehouse.connect() as con:
         stats = assign_clusters(con)
-        version = fingerprint(con, "select prompt_hash || cluster_id from prompt_clusters")
-    return MaterializeResult(data_version=DataVersion(version), metadata=stats)
+        clusters = fingerprint(con, "select prompt_hash || cluster_id from prompt_clusters")
+        contamination = fingerprint(con, "select prompt_hash || benchmark || item_id from prompt_contamination")
+    yield MaterializeResult(asset_key="prompt_clusters", data_version=DataVersion(clusters),
+                            metadata={k: v for k, v in stats.items() if not k.startswith("contaminat")})
+    yield MaterializeResult(asset_key="prompt_contamination", data_version=DataVersion(contamination),
+                            metadata={k: v for k, v in stats.items() if k.startswith("contaminat")})

@@ -1,7 +1,6 @@
 """Final preference set, write-audit-publish: the candidate is written aside and audited by
 blocking checks; only then does `preference_set` make it a version and LATEST."""
 
-from __future__ import annotations
 
 from datetime import datetime, timezone
 

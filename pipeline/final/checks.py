@@ -1,6 +1,5 @@
 """Blocking checks on the candidate preference set, run before anything is published."""
 
-from __future__ import annotations
 
 import duckdb
 from dagster import (

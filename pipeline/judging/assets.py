@@ -1,7 +1,6 @@
 """Judge labeling: pairs nobody labeled get a judge verdict, judged in both orders; human
 pairs of the test split are judged blind to measure agreement and flag suspect labels."""
 
-from __future__ import annotations
 
 from dagster import AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue, asset
 
@@ -25,7 +24,7 @@ from pipeline.transforms.assets import WAREHOUSE_POOL
         "agreement, length and position bias, and to flag suspect human labels."
     ),
 )
-def judge_labels(context: AssetExecutionContext, judge: JudgeResource) -> MaterializeResult:
+def judge_verdicts(context: AssetExecutionContext, judge: JudgeResource) -> MaterializeResult:
     config = load_config()
     with warehouse.connect() as con:
         metrics = label_pairs(con, judge, accuracy_floor=float(config["judge"]["accuracy_floor"]))

@@ -1,12 +1,11 @@
 """Template normalization: every kept event's prompt as canonical messages."""
 
-from __future__ import annotations
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
 from pipeline import warehouse
 from pipeline.lib.normalize import normalize_prompts
-from pipeline.metadata import combine_versions, counts_table, fingerprint
+from pipeline.metadata import combine_versions, counts_table, fingerprint, table_version
 from pipeline.partitions import daily_partitions
 from pipeline.transforms.assets import WAREHOUSE_POOL
 
@@ -23,20 +22,36 @@ KEPT_EVENTS_SQL = """
 """
 
 
-@asset(
+@multi_asset(
+    name="template_normalization",
     group_name="template_normalization",
     partitions_def=daily_partitions,
     deps=[AssetKey("int_feedback__filtered"), AssetKey("stg_feedback__responses")],
     pool=WAREHOUSE_POOL,
     code_version="normalize-v1",
-    description=(
-        "Parses every kept event's prompt — rendered in chatml, llama-3, llama-2 [INST], alpaca, "
-        "HH (Human/Assistant) or plain text, or given as messages — into canonical messages with "
-        "a prompt hash, so the same prompt in two chat formats deduplicates. Responses and edits "
-        "are normalized and hashed. Unparseable prompts are rejected with the parser's reason."
-    ),
+    specs=[
+        AssetSpec(
+            "normalized_events",
+            deps=[AssetKey("int_feedback__filtered")],
+            description=(
+                "Every kept event's prompt — rendered in chatml, llama-3, llama-2 [INST], alpaca, HH "
+                "(Human/Assistant) or plain text, or given as messages — as canonical messages with a "
+                "prompt hash, so the same prompt in two chat formats deduplicates; edits normalized too."
+            ),
+        ),
+        AssetSpec(
+            "normalized_responses",
+            deps=[AssetKey("int_feedback__filtered"), AssetKey("stg_feedback__responses")],
+            description="Responses of the kept events with normalized content and a content hash.",
+        ),
+        AssetSpec(
+            "normalization_rejections",
+            deps=[AssetKey("int_feedback__filtered")],
+            description="Kept events whose prompt does not parse, with the parser's reason.",
+        ),
+    ],
 )
-def normalized_events(context: AssetExecutionContext) -> MaterializeResult:
+def template_normalization(context: AssetExecutionContext):
     day = context.partition_key
     with warehouse.connect() as con:
         reader = con.execute(
@@ -84,15 +99,28 @@ def normalized_events(context: AssetExecutionContext) -> MaterializeResult:
             fingerprint(con, "select record_id || prompt_hash from parsed"),
             fingerprint(con, "select record_id || reason from rejected"),
         )
+    responses_version = table_version(responses, "record_id || cast(position as varchar) || response_hash")
     templates = normalized.group_by("template_id").aggregate([("record_id", "count")]).to_pylist()
     reasons = rejections.group_by("reason").aggregate([("record_id", "count")]).to_pylist()
     total = normalized.num_rows + rejections.num_rows
-    return MaterializeResult(
+    yield MaterializeResult(asset_key="normalized_responses", data_version=responses_version,
+                            metadata={"responses": responses.num_rows})
+    yield MaterializeResult(
+        asset_key="normalization_rejections",
+        data_version=table_version(rejections, "record_id || reason"),
+        metadata={
+            "events_rejected": rejections.num_rows,
+            "rejection_reasons": MetadataValue.md(
+                counts_table({r["reason"]: r["record_id_count"] for r in reasons}, "reason")
+            ),
+        },
+    )
+    yield MaterializeResult(
+        asset_key="normalized_events",
         data_version=version,
         metadata={
             "events_in": total,
             "events_normalized": normalized.num_rows,
-            "events_rejected": rejections.num_rows,
             "unknown_template_share": (
                 sum(r["record_id_count"] for r in reasons if r["reason"] == "template_unknown") / total
                 if total
@@ -100,9 +128,6 @@ def normalized_events(context: AssetExecutionContext) -> MaterializeResult:
             ),
             "template_mix": MetadataValue.md(
                 counts_table({r["template_id"]: r["record_id_count"] for r in templates}, "template")
-            ),
-            "rejection_reasons": MetadataValue.md(
-                counts_table({r["reason"]: r["record_id_count"] for r in reasons}, "reason")
             ),
         },
     )

@@ -2,7 +2,6 @@
 daily staging + filtering, then the window's dedup + pair construction, then labeling,
 upsampling and the candidate marts."""
 
-from __future__ import annotations
 
 import json
 import os

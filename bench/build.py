@@ -1,0 +1,166 @@
+"""End-to-end build benchmark: generate N events a day for D days with prefline's generator,
+build through Dagster exactly as a user would (`prefline build`), and report per stage wall
+time, rows in and out, rows/s, and peak memory of the whole process tree.
+
+    .venv/bin/python bench/build.py --events 10000 --days 1
+    .venv/bin/python bench/build.py --events 100000 --days 30 --nightly   # increment vs full rebuild
+
+Results: bench/results/build-<events>x<days>[-nightly].{md,json}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """Sum of RSS over a process and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            ppid = int(fields[1])
+            with open(f"/proc/{entry}/status") as fh:
+                vm = next((line for line in fh if line.startswith("VmRSS:")), "VmRSS: 0 kB")
+        except (OSError, StopIteration):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+        rss[int(entry)] = int(vm.split()[1])
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        total += rss.get(p, 0)
+        stack.extend(children.get(p, []))
+    return total
+
+
+def run_measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
+    """Run a command; wall time and peak RSS of its process tree (sampled every 50 ms)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kb(proc.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output, _ = proc.communicate()
+    done.set()
+    sampler.join()
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-4000:]}")
+    return {"wall_s": round(wall, 2), "peak_tree_rss_mb": round(peak / 1024, 1), "output": output}
+
+
+def stage_table(home: Path, run_ids: set[str] | None = None) -> list[dict]:
+    """Per-step wall time and row counts from the Dagster run history of this home."""
+    os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    from dagster import DagsterInstance, DagsterEventType, EventRecordsFilter
+
+    with DagsterInstance.get() as instance:
+        runs = [r for r in instance.get_runs() if run_ids is None or r.run_id in run_ids]
+        steps: dict[str, dict] = {}
+        for run in runs:
+            for stat in instance.get_run_step_stats(run.run_id):
+                if stat.start_time is None or stat.end_time is None:
+                    continue
+                s = steps.setdefault(stat.step_key, {"step": stat.step_key, "wall_s": 0.0, "runs": 0})
+                s["wall_s"] += stat.end_time - stat.start_time
+                s["runs"] += 1
+        records = instance.get_event_records(
+            EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION), limit=100000
+        )
+        rows: dict[str, dict] = {}
+        for rec in records:
+            if run_ids is not None and rec.run_id not in run_ids:
+                continue
+            mat = rec.asset_materialization
+            meta = {k: v.value for k, v in mat.metadata.items() if isinstance(v.value, (int, float))}
+            key = mat.asset_key.to_user_string()
+            agg = rows.setdefault(key, {})
+            for k in ("records_read", "events_captured", "events_in", "events_normalized", "prompts",
+                      "pairs_needing_label", "train_pairs", "test_pairs", "kto_rows", "dagster_dbt/row_count"):
+                if k in meta:
+                    agg[k] = agg.get(k, 0) + meta[k]
+    for s in steps.values():
+        s["wall_s"] = round(s["wall_s"], 2)
+    return sorted(steps.values(), key=lambda s: -s["wall_s"]), rows
+
+
+def build(home: Path, env: dict[str, str], args: list[str]) -> dict:
+    return run_measured([str(BIN / "prefline"), "build", *args], env)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=10_000, help="events per day")
+    ap.add_argument("--days", type=int, default=1)
+    ap.add_argument("--nightly", action="store_true",
+                    help="build days-1 days, then time one more day alone vs a full rebuild of all days")
+    ap.add_argument("--keep", action="store_true", help="keep the PREFLINE_HOME")
+    args = ap.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="prefline-bench-"))
+    env = {**os.environ, "PREFLINE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
+           "GX_ANALYTICS_ENABLED": "False", "PATH": f"{BIN}:{os.environ['PATH']}"}
+    start = date(2026, 10, 1)
+    gen = run_measured([str(BIN / "prefline"), "generate", "--events", str(args.events), "--days", str(args.days),
+                        "--start", start.isoformat()], env)
+    days = [(start + timedelta(days=i)).isoformat() for i in range(args.days)]
+    result: dict = {"events_per_day": args.events, "days": args.days, "generate": {k: v for k, v in gen.items() if k != "output"}}
+
+    if args.nightly:
+        history = build(home, env, [a for d in days[:-1] for a in ("--date", d)])
+        nightly = build(home, env, ["--date", days[-1]])
+        full = build(home, env, ["--all"])
+        result.update(history={k: v for k, v in history.items() if k != "output"},
+                      nightly={k: v for k, v in nightly.items() if k != "output"},
+                      full_rebuild={k: v for k, v in full.items() if k != "output"},
+                      nightly_over_full=round(nightly["wall_s"] / full["wall_s"], 3))
+    else:
+        full = build(home, env, ["--all"])
+        result["build"] = {k: v for k, v in full.items() if k != "output"}
+        result["events_per_s"] = round(args.events * args.days / full["wall_s"], 1)
+    steps, rows = stage_table(home)
+    result["steps"] = steps
+    result["rows"] = rows
+
+    name = f"build-{args.events}x{args.days}" + ("-nightly" if args.nightly else "")
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    md = [f"# {name}", "", "| step | wall s | runs |", "|---|---:|---:|"]
+    md += [f"| {s['step']} | {s['wall_s']} | {s['runs']} |" for s in steps]
+    md += ["", "```", json.dumps({k: v for k, v in result.items() if k not in ('steps', 'rows')}, indent=2), "```"]
+    (out / f"{name}.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
