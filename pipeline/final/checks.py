@@ -25,8 +25,8 @@ select
     pair_id, replica_index, split, label_source, weight,
     len(source_event_ids) as n_source_events,
     prompt[len(prompt)].role as prompt_last_role,
-    list_bool_and(list_transform(prompt, m -> m.role in ('system', 'user', 'assistant'))) as prompt_roles_valid,
-    list_bool_and(list_transform(prompt || chosen || rejected, m -> coalesce(length(trim(m.content)), 0) > 0))
+    list_bool_and(list_transform(prompt, lambda m: m.role in ('system', 'user', 'assistant'))) as prompt_roles_valid,
+    list_bool_and(list_transform(prompt || chosen || rejected, lambda m: coalesce(length(trim(m.content)), 0) > 0))
         as contents_non_empty,
     chosen[1].content is distinct from rejected[1].content as chosen_differs,
     case when len(chosen) = 1 and len(rejected) = 1

@@ -26,7 +26,6 @@ KEPT_EVENTS_SQL = """
     name="template_normalization",
     group_name="template_normalization",
     partitions_def=daily_partitions,
-    deps=[AssetKey("int_feedback__filtered"), AssetKey("stg_feedback__responses")],
     pool=WAREHOUSE_POOL,
     code_version="normalize-v1",
     specs=[

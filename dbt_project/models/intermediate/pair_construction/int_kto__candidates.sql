@@ -30,6 +30,7 @@ labeled as (
     from events e
     inner join first_response r on r.record_id = e.record_id
     where e.record_id not in (select record_id from paired)
+      and r.content <> ''
 )
 
 select

@@ -12,6 +12,12 @@ paired as (
 
 kto as (
     select record_id from {{ ref('int_kto__candidates') }}
+),
+
+empty_responses as (
+    select distinct record_id
+    from {{ source('prefline', 'normalized_responses') }}
+    where content = ''
 )
 
 select
@@ -26,6 +32,7 @@ select
     case
         when p.record_id is not null or k.record_id is not null then null
         when e.event_type = 'pairwise' and coalesce(e.label_tie, false) then 'tie'
+        when x.record_id is not null then 'response_empty'
         when e.event_type = 'regenerate' then 'regenerate_excluded'
         when e.event_type = 'edit' then 'edit_unchanged'
         when e.event_type = 'rating' then 'rating_neutral'
@@ -34,6 +41,7 @@ select
     case
         when p.record_id is not null or k.record_id is not null then null
         when e.event_type = 'pairwise' and coalesce(e.label_tie, false) then 'annotator marked a tie'
+        when x.record_id is not null then 'a response needed for the pair is empty'
         when e.event_type = 'regenerate' then 'regenerate events are left out of pairs (pairs.include_regenerate)'
         when e.event_type = 'edit' then 'edited content equals the original response'
         when e.event_type = 'rating' then 'score ' || cast(e.label_score as {{ dbt.type_string() }}) || ' with no pair by score gap'
@@ -42,3 +50,4 @@ select
 from events e
 left join paired p on p.record_id = e.record_id
 left join kto k on k.record_id = e.record_id
+left join empty_responses x on x.record_id = e.record_id

@@ -148,3 +148,5 @@ select
 from all_links l
 inner join events e on e.record_id = l.record_id
 where l.a_hash <> l.b_hash
+  and l.a_content <> ''
+  and l.b_content <> ''
