@@ -4,6 +4,7 @@ run `prefline build`."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 
@@ -30,12 +31,23 @@ def _build(days=DAYS):
     return run_build(list(days))
 
 
-@pytest.fixture
-def built(prefline_home: Path):
-    _generate(prefline_home)
-    outcome = _build()
-    assert outcome.success, (outcome.blocked, outcome.failed_steps)
-    return prefline_home, outcome
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory):
+    """One build shared by this module's tests; the test that adds a broken day runs last."""
+    home = tmp_path_factory.mktemp("e2e") / "home"
+    saved = {k: os.environ.get(k) for k in ("PREFLINE_HOME", "DAGSTER_HOME")}
+    os.environ["PREFLINE_HOME"], os.environ["DAGSTER_HOME"] = str(home), str(home / "dagster")
+    try:
+        _generate(home)
+        outcome = _build()
+        assert outcome.success, (outcome.blocked, outcome.failed_steps)
+        yield home, outcome
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _version_dir(home: Path, version: str) -> Path:
@@ -124,7 +136,7 @@ def test_a_broken_capture_day_blocks_the_set_and_keeps_latest(built):
     latest = home / "datasets" / "preference_pairs" / "LATEST"
     broken = home / "landing" / "2026-11-03"
     broken.mkdir()
-    good = next((home / "landing" / DAYS[0]).glob("*.jsonl"))
+    good = next((home / "landing" / DAYS[0]).glob("*.jsonl"))  # the generator writes one plain jsonl a day
     lines = good.read_text().splitlines()[:50]
     # Half the day is truncated JSON: far above the quarantine-share gate.
     (broken / "events.jsonl").write_text(

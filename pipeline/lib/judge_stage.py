@@ -90,7 +90,7 @@ def label_pairs(con: duckdb.DuckDBPyConnection, factory: JudgeFactory, accuracy_
         metrics.update(run_metrics)
         verdicts = _with_audit_flags(verdicts, to_judge)
     else:
-        verdicts = _unlabeled(to_judge, judge, "judge_unusable")
+        verdicts = _unlabeled(to_judge, judge, "judge_below_accuracy_floor")
     replace_table(con, "judge_verdicts", verdicts.select(VERDICTS_SCHEMA.names).cast(VERDICTS_SCHEMA))
     metrics["notes"] = notes
     _store_metrics(con, metrics)
