@@ -117,7 +117,6 @@ class _Collector:
         return md5_hex(f"{self.day}|{rel}|{line}")
 
     def add(self, rel: str, line: int, raw: str | None, obj: Any, stats: FileStats) -> None:
-        stats.records += 1
         rid = self.record_id(rel, line)
         try:
             row, responses = validate_record(obj)
@@ -126,6 +125,7 @@ class _Collector:
             self.quarantine(rel, line, exc.reason, exc.detail, raw if raw is not None else _safe_dump(obj),
                             stats, event_id)
             return
+        stats.records += 1
         stats.events += 1
         tags = row.pop("tags")
         prompt, label = row.pop("prompt"), row.pop("label")
@@ -148,6 +148,8 @@ class _Collector:
 
     def quarantine(self, rel: str, line: int, reason: str, detail: str, raw: str, stats: FileStats,
                    event_id: str | None = None) -> None:
+        """Every quarantined row is one ledger entry: a bad record, or a file that could not be read."""
+        stats.records += 1
         stats.quarantined += 1
         self.rows["quarantine"].append(
             {

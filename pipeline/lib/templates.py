@@ -272,6 +272,7 @@ def detect_family(text: str) -> str | None:
 
 
 def parse_text(text: str, template: str | None) -> ParsedPrompt:
+    text = text.replace("\r\n", "\n")
     named = (template or "auto").strip().lower()
     family = ALIASES.get(named)
     if family is None:
