@@ -44,6 +44,8 @@ def parse_verdict(text: str) -> str | None:
         found = {m.group(1).lower() for m in pattern.finditer(stripped)}
         if len(found) == 1:
             return found.pop()
+        if len(found) > 1:  # names both: ambiguous, not a verdict
+            return None
     if re.search(r"\b(tie|equally good|both are equal)\b", stripped, re.I):
         return "tie"
     return None
