@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -131,9 +133,94 @@ def test_rebuild_gives_the_same_version_and_bytes(built):
     assert {p.name: p.read_bytes() for p in vdir.iterdir()} == before
 
 
+def test_dagster_cli_validates_and_materializes_a_partition(built):
+    home, outcome = built
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    validate = subprocess.run([str(bin_dir / "dagster"), "definitions", "validate", "-m", "pipeline.definitions"],
+                              capture_output=True, text=True, env=env, timeout=300)
+    assert validate.returncode == 0, validate.stderr[-2000:]
+    run = subprocess.run([str(bin_dir / "dagster"), "asset", "materialize", "-m", "pipeline.definitions",
+                          "--select", "*", "--partition", DAYS[-1]],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    latest = (home / "datasets" / "preference_pairs" / "LATEST").read_text().strip()
+    assert latest == outcome.version_id, "the CLI rebuild of an unchanged day gives the same version"
+
+
+def test_trace_a_published_pair_and_a_dropped_event(built):
+    home, outcome = built
+    from pipeline import warehouse
+    from pipeline.lib.trace import render, trace
+
+    vdir = _version_dir(home, outcome.version_id)
+    lineage = pq.read_table(vdir / "lineage.parquet").to_pylist()
+    pair = next(r for r in lineage if r["row_kind"] == "pair" and r["pair_rule"] == "rating_gap")
+    rejected = pq.read_table(vdir / "rejected.parquet").to_pylist()
+    dropped = next(r for r in rejected if r["reason"] == "consent")
+    with warehouse.connect(read_only=True) as con:
+        traced = trace(con, pair["row_id"], home / "datasets" / "preference_pairs")
+        event = trace(con, dropped["event_id"], home / "datasets" / "preference_pairs")
+    expected_records = {r["record_id"] for r in lineage if r["row_id"] == pair["row_id"]}
+    assert traced["kind"] == "pair" and traced["published_in"] == [outcome.version_id]
+    assert {s["record_id"] for s in traced["sources"]} == expected_records and len(expected_records) == 2
+    stages = {st["stage"] for s in traced["sources"] for st in s["stages"]}
+    assert {"filtering", "template_normalization", "dedup", "pair_construction", "pairs", "final"} <= stages
+    assert traced["row"]["label_source"] == "human_rating"
+    text = render(event)
+    assert "filtering: kept=False, reason=consent" in text and "published in: none" in text
+    assert dropped["source_file"] in text
+
+
+def test_forget_rebuild_diff_and_republish(built):
+    home, outcome = built
+    from pipeline import warehouse
+    from pipeline.lib.diff import diff_versions
+    from pipeline.lib.forget import deleted_users, record_deletion, republish_without, versions_with_users
+    from pipeline.lib.versions import list_versions
+    from pipeline.orchestrate import run_build
+
+    root = home / "datasets" / "preference_pairs"
+    vdir = _version_dir(home, outcome.version_id)
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    user = con.execute(
+        f"""select e.user_id from read_parquet('{vdir / "lineage.parquet"}') l
+            join raw_feedback_events e using (record_id) where l.row_kind = 'pair'
+            group by 1 order by count(*) desc, 1 limit 1"""
+    ).fetchone()[0]
+    user_rows = {r[0] for r in con.execute(
+        f"""select distinct l.row_id from read_parquet('{vdir / "lineage.parquet"}') l
+            join raw_feedback_events e using (record_id) where e.user_id = ?""", [user]).fetchall()}
+    con.close()
+
+    record_deletion(home / "control", user, "test request")
+    with warehouse.connect(read_only=True) as con:
+        assert versions_with_users(con, root, {user}) == {outcome.version_id: len(user_rows)}
+
+    rebuilt = run_build([DAYS[-1]])
+    assert rebuilt.success and rebuilt.version_id != outcome.version_id
+    diff = diff_versions(root, outcome.version_id, rebuilt.version_id)
+    removed = {r["row_id"] for r in diff["removed"]}
+    assert removed == user_rows
+    assert all(any(reason.endswith(":deletion") for reason in r["reasons"]) for r in diff["removed"])
+
+    with warehouse.connect(read_only=True) as con:
+        result = republish_without(con, root, outcome.version_id, deleted_users(home / "control"))
+    successor = root / result["successor"]
+    assert user_rows.isdisjoint(pq.read_table(successor / "lineage.parquet").column("row_id").to_pylist())
+    manifest = json.loads((successor / "manifest.json").read_text())
+    assert manifest["parent_version"] == outcome.version_id
+    assert (root / "LATEST").read_text().strip() == rebuilt.version_id, "republishing an old version leaves LATEST"
+    assert (root / outcome.version_id).exists(), "the old folder is left for the operator"
+    listed = [v["version"] for v in list_versions(root)]
+    assert listed[0] == result["successor"] and set(listed) == {outcome.version_id, rebuilt.version_id,
+                                                                result["successor"]}
+
+
 def test_a_broken_capture_day_blocks_the_set_and_keeps_latest(built):
     home, outcome = built
     latest = home / "datasets" / "preference_pairs" / "LATEST"
+    before = latest.read_text()
     broken = home / "landing" / "2026-11-03"
     broken.mkdir()
     good = next((home / "landing" / DAYS[0]).glob("*.jsonl"))  # the generator writes one plain jsonl a day
@@ -145,4 +232,4 @@ def test_a_broken_capture_day_blocks_the_set_and_keeps_latest(built):
     blocked = _build(["2026-11-03"])
     assert not blocked.success
     assert any("capture_quarantine_share" in b for b in blocked.blocked), blocked.blocked
-    assert latest.read_text().strip() == outcome.version_id
+    assert latest.read_text() == before

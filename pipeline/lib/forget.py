@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.lib.hashing import content_id
@@ -68,6 +69,21 @@ def versions_with_users(con: duckdb.DuckDBPyConnection, datasets_root: Path, use
     return out
 
 
+def _append_deletions(rejected: pa.Table, lineage: pa.Table, records: list[str], version: str) -> pa.Table:
+    if not records:
+        return rejected
+    wanted = set(records)
+    seen: dict[str, dict] = {}
+    for row in lineage.select(["record_id", "event_id", "partition_date", "source_file", "source_line"]).to_pylist():
+        if row["record_id"] in wanted and row["record_id"] not in seen:
+            seen[row["record_id"]] = row
+    extra = [{**seen[r], "place": "rejected", "stage": "republish", "reason": "deletion",
+              "detail": f"removed when {version} was republished without deleted users"} for r in records]
+    table = pa.concat_tables([rejected, pa.Table.from_pylist(extra, schema=rejected.schema)])
+    return table.sort_by([("partition_date", "ascending"), ("source_file", "ascending"),
+                          ("source_line", "ascending"), ("record_id", "ascending")])
+
+
 def republish_without(con: duckdb.DuckDBPyConnection, datasets_root: Path, version: str, users: set[str]) -> dict[str, Any]:
     """Write a successor of ``version`` without any row built from these users' events."""
     source = datasets_root / version
@@ -87,8 +103,13 @@ def republish_without(con: duckdb.DuckDBPyConnection, datasets_root: Path, versi
             keep = [kid not in drop_rows for kid in table.column("kto_id").to_pylist()]
         elif name == "lineage":
             keep = [rid not in drop_rows for rid in table.column("row_id").to_pylist()]
-        else:  # rejected: the deleted users' dropped events leave the ledger copy as well
+        else:
+            # The ledger keeps conservation: removed rows' events are recorded as dropped for
+            # deletion, with no detail that names the user.
             keep = [rec not in records for rec in table.column("record_id").to_pylist()]
+            removed_records = sorted({rec for row, rec in zip(lin["row_id"], lin["record_id"]) if row in drop_rows})
+            table = _append_deletions(table.filter(keep), lineage, removed_records, version)
+            keep = [True] * table.num_rows
         removed[name] = keep.count(False)
         hashes[name] = write_parquet(table.filter(keep), work / f"{name}.parquet")
     manifest = json.loads((source / "manifest.json").read_text())
