@@ -137,7 +137,7 @@ GATE_DESCRIPTIONS = {
     "category_shift": "Category mix vs the LATEST version (total variation distance).",
     "ai_label_share": "Share of pairs labeled by an AI judge or AI annotator stays under its cap.",
     "chosen_longer_share": "Length bias: share of pairs whose chosen response is the longer one.",
-    "length_ratio": "Length bias: mean len(chosen) / len(rejected).",
+    "length_ratio": "Length bias: geometric mean of len(chosen) / len(rejected) (robust to a few extreme pairs).",
     "eval_overlap_share": "Share of events dropped as eval-set contamination (a benchmark-prompt flood).",
     "train_test_leakage": "No near-duplicate cluster has rows in both train and test.",
 }

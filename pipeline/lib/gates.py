@@ -120,17 +120,11 @@ def compute_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any], pr
                               thresholds["unknown_template_share_max"],
                               detail=f"highest day {worst}" if worst else "no days"))
 
-    (pairs, kto, ai, longer, ratio, leak, captured, contaminated) = con.execute(
+    (pairs, kto, leak, captured, contaminated) = con.execute(
         """
         select
             (select count(*) from fct_preference_pairs where replica_index = 0),
             (select count(*) from fct_kto_rows),
-            (select avg(case when label_source like 'ai_%' then 1.0 else 0.0 end)
-               from fct_preference_pairs where replica_index = 0),
-            (select avg(case when length(chosen_content) > length(rejected_content) then 1.0 else 0.0 end)
-               from fct_preference_pairs where replica_index = 0),
-            (select avg(length(chosen_content) * 1.0 / greatest(length(rejected_content), 1))
-               from fct_preference_pairs where replica_index = 0),
             (select count(*) from (
                 select cluster_id from (
                     select cluster_id, split from fct_preference_pairs
@@ -140,6 +134,7 @@ def compute_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any], pr
             (select count(*) from fct_event_outcomes where reason = 'eval_contamination')
         """
     ).fetchone()
+    pair_slices = _pair_slices(con)
 
     rows_now = pairs + kto
     prev_stats = (previous or {}).get("stats", {})
@@ -161,10 +156,12 @@ def compute_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any], pr
         results.append(GateResult(name, shift, thresholds[f"{name}_max"],
                                   detail="vs LATEST" if prev_mix else "no previous version"))
 
-    results.append(GateResult("ai_label_share", float(ai or 0.0), thresholds["ai_label_share_max"],
-                              previous=_prev_share(prev_stats)))
-    results.append(GateResult("chosen_longer_share", float(longer or 0.0), thresholds["chosen_longer_share_max"]))
-    results.append(GateResult("length_ratio", float(ratio or 1.0), thresholds["length_ratio_max"]))
+    for name, metric, threshold, previous_value in (
+        ("ai_label_share", "ai", thresholds["ai_label_share_max"], _prev_share(prev_stats)),
+        ("chosen_longer_share", "longer", thresholds["chosen_longer_share_max"], None),
+        ("length_ratio", "ratio", thresholds["length_ratio_max"], None),
+    ):
+        results.append(_worst_slice(name, metric, threshold, pair_slices, previous_value))
     results.append(GateResult("eval_overlap_share", contaminated / captured if captured else 0.0,
                               thresholds["eval_overlap_share_max"]))
     results.append(GateResult("train_test_leakage", float(leak), float(thresholds["train_test_leakage_max"]),
@@ -175,6 +172,41 @@ def compute_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any], pr
         if not r.within and r.name in accepted:
             r.accepted = accepted[r.name]
     return results
+
+
+# A day slice needs this many pairs before its share means anything.
+MIN_SLICE_PAIRS = 30
+
+
+def _pair_slices(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, float]]:
+    """Pair-level shares on the whole candidate ("all") and on every day's new pairs."""
+    rows = con.execute(
+        """
+        select coalesce(cast(partition_date as varchar), 'all') as slice, count(*) as n,
+               avg(case when label_source like 'ai_%' then 1.0 else 0.0 end) as ai,
+               avg(case when length(chosen_content) > length(rejected_content) then 1.0 else 0.0 end) as longer,
+               exp(avg(ln(greatest(length(chosen_content), 1) * 1.0 / greatest(length(rejected_content), 1))))
+                   as ratio
+        from fct_preference_pairs where replica_index = 0
+        group by grouping sets ((partition_date), ())
+        """
+    ).fetchall()
+    return {s: {"n": n, "ai": ai or 0.0, "longer": longer or 0.0, "ratio": ratio or 1.0} for s, n, ai, longer, ratio in rows}
+
+
+def _worst_slice(name: str, metric: str, threshold: float, slices: dict[str, dict[str, float]],
+                 previous: float | None) -> GateResult:
+    whole = slices.get("all", {"n": 0, metric: 0.0})
+    days = {k: v for k, v in slices.items() if k != "all" and v["n"] >= MIN_SLICE_PAIRS}
+    worst_day = max(days, key=lambda d: days[d][metric]) if days else None
+    observed, where = whole[metric], "whole candidate"
+    if worst_day and days[worst_day][metric] > observed:
+        observed, where = days[worst_day][metric], f"day {worst_day}"
+    return GateResult(
+        name, float(observed), float(threshold), previous=previous,
+        detail=f"worst slice: {where} (whole candidate {whole[metric]:.4g})",
+        extra={"per_day": {d: round(v[metric], 4) for d, v in days.items()}},
+    )
 
 
 def _prev_share(prev_stats: dict[str, Any]) -> float | None:

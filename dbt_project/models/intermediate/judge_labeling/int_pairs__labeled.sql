@@ -55,6 +55,7 @@ select
     annotator_kind,
     annotator_saw_model_draft,
     n_source_events,
+    partition_date,
     split,
     judge_id,
     judge_version,

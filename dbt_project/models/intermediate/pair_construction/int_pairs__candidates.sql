@@ -21,6 +21,7 @@ ranked as (
         e.policy_version,
         e.annotator_kind,
         e.annotator_saw_model_draft,
+        e.partition_date,
         row_number() over (partition by l.pair_id order by e.created_at, e.event_id, e.record_id) as source_rank,
         count(*) over (partition by l.pair_id) as n_source_events,
         max(case when e.annotator_saw_model_draft then 1 else 0 end) over (partition by l.pair_id) as any_saw_draft
@@ -49,6 +50,7 @@ select
     annotator_kind,
     any_saw_draft = 1 as annotator_saw_model_draft,
     n_source_events,
+    partition_date,
     case
         when {{ hash_bucket("'" ~ var('split_salt') ~ "|' || cluster_id", 10000) }}
              < {{ (var('test_fraction') * 10000) | int }}

@@ -35,5 +35,6 @@ select
     policy_version,
     annotator_kind,
     annotator_saw_model_draft,
-    n_source_events
+    n_source_events,
+    partition_date
 from weighted
