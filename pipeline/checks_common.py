@@ -44,3 +44,28 @@ def gate_check(gate: str, observed: float, threshold: float, *, upper: bool = Tr
         description=description,
         metadata={"observed": float(observed), "threshold": float(threshold), "summary": description, **extra},
     )
+
+
+def warehouse_suite(asset: str, sql: str, partitions_def=None, description: str | None = None):
+    """A blocking check running expectations/<asset>.json on the rows ``sql`` selects from the
+    warehouse (``?`` is the partition key for partitioned assets)."""
+    from dagster import AssetCheckExecutionContext, AssetKey, asset_check
+
+    from pipeline import warehouse
+    from pipeline.partitions import window_bounds
+
+    @asset_check(
+        asset=AssetKey(asset),
+        name=f"{asset}_suite",
+        blocking=True,
+        partitions_def=partitions_def,
+        description=description or f"GX suite expectations/{asset}.json on the asset's rows.",
+    )
+    def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        # Partitioned suites select "partition_date between ? and ?": one day or a backfill range.
+        params = list(window_bounds(context)) if partitions_def is not None else []
+        with warehouse.connect(read_only=True) as con:
+            frame = con.execute(sql, params).df()
+        return suite_check(asset, frame)
+
+    return _check

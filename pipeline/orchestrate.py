@@ -55,9 +55,23 @@ def daily_selection():
     return keys + [AssetKey("deletion_requests")]
 
 
+def consecutive_ranges(days: list[str]) -> list[tuple[str, str]]:
+    """Group sorted days into runs of consecutive days: each becomes one single-run backfill."""
+    from datetime import date, timedelta
+
+    ranges: list[tuple[str, str]] = []
+    for day in sorted(set(days)):
+        if ranges and date.fromisoformat(day) - date.fromisoformat(ranges[-1][1]) == timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
 def run_build(days: list[str]) -> BuildOutcome:
-    """Materialize each day's partition of the daily stages, then (with the last day) the
-    whole graph down to the published set. Stops at the first blocked run."""
+    """Materialize the daily stages for the given days — each stretch of consecutive days in
+    one run — and, with the last stretch, the whole graph down to the published set. Stops at
+    the first blocked run."""
     ensure_dagster_home()
     ensure_dbt_manifest()
     from dagster import DagsterInstance
@@ -66,15 +80,19 @@ def run_build(days: list[str]) -> BuildOutcome:
 
     job = defs.resolve_job_def("build")
     outcome = BuildOutcome(success=True)
+    ranges = consecutive_ranges(days)
     with DagsterInstance.get() as instance:
-        for i, day in enumerate(days):
-            last = i == len(days) - 1
+        for i, (start, end) in enumerate(ranges):
+            last = i == len(ranges) - 1
+            tags = {"prefline/trigger": "cli"}
+            if start != end:
+                tags.update({"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end})
             result = job.execute_in_process(
                 instance=instance,
-                partition_key=day,
+                partition_key=start if start == end else None,
                 asset_selection=None if last else daily_selection(),
                 raise_on_error=False,
-                tags={"prefline/trigger": "cli"},
+                tags=tags,
             )
             outcome.run_ids.append(result.run_id)
             for evaluation in result.get_asset_check_evaluations():

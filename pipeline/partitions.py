@@ -8,3 +8,13 @@ daily_partitions = DailyPartitionsDefinition(
     start_date=definition_settings()["start_date"],
     timezone=definition_settings().get("timezone", "UTC"),
 )
+
+
+def window_days(context) -> list[str]:
+    """The days of a run's partition window: one day, or a range in a single-run backfill."""
+    return list(context.partition_keys)
+
+
+def window_bounds(context) -> tuple[str, str]:
+    days = window_days(context)
+    return days[0], days[-1]

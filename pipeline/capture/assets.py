@@ -1,22 +1,25 @@
 """Raw feedback capture: a day's landing files in, valid events and quarantine out."""
 
+from collections import Counter
+
 
 import csv
 
 import pyarrow as pa
-from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
+from dagster import AssetExecutionContext, AssetSpec, BackfillPolicy, MaterializeResult, MetadataValue, asset, multi_asset
 
 from pipeline import paths, warehouse
 from pipeline.lib.capture import capture_day
-from pipeline.partitions import daily_partitions
+from pipeline.partitions import daily_partitions, window_days
 from pipeline.transforms.assets import WAREHOUSE_POOL
-from pipeline.metadata import counts_table, table_version
+from pipeline.metadata import combine_versions, counts_table, table_version
 
 @multi_asset(
     name="raw_feedback_capture",
     group_name="capture",
     partitions_def=daily_partitions,
     pool=WAREHOUSE_POOL,
+    backfill_policy=BackfillPolicy.single_run(),
     code_version="capture-v1",
     specs=[
         AssetSpec(
@@ -35,45 +38,49 @@ from pipeline.metadata import counts_table, table_version
     ],
 )
 def raw_feedback_capture(context: AssetExecutionContext):
-    day = context.partition_key
-    result = capture_day(paths.landing_dir(), day)
-    with warehouse.connect() as con:
-        warehouse.replace_partition(con, "raw_feedback_events", result.events, day)
-        warehouse.replace_partition(con, "raw_feedback_responses", result.responses, day)
-        warehouse.replace_partition(con, "raw_quarantine", result.quarantine, day)
-    n_events, n_quarantined = result.events.num_rows, result.quarantine.num_rows
+    files: dict[str, int] = {}
+    reasons: Counter[str] = Counter()
+    n_events = n_responses = n_quarantined = 0
+    versions: dict[str, list[str]] = {"events": [], "responses": [], "quarantine": []}
+    for day in window_days(context):  # one day, or each day of a backfill range in turn
+        result = capture_day(paths.landing_dir(), day)
+        with warehouse.connect() as con:
+            warehouse.replace_partition(con, "raw_feedback_events", result.events, day)
+            warehouse.replace_partition(con, "raw_feedback_responses", result.responses, day)
+            warehouse.replace_partition(con, "raw_quarantine", result.quarantine, day)
+        n_events += result.events.num_rows
+        n_responses += result.responses.num_rows
+        n_quarantined += result.quarantine.num_rows
+        files.update({f.file: f.records for f in result.files})
+        reasons.update(result.quarantine.column("reason").to_pylist())
+        versions["events"].append(table_version(result.events, "record_id || content_hash").value)
+        versions["responses"].append(
+            table_version(result.responses, "record_id || response_id || md5(content)").value
+        )
+        versions["quarantine"].append(table_version(result.quarantine, "record_id || reason").value)
     captured = n_events + n_quarantined
-    reasons = (
-        result.quarantine.group_by("reason").aggregate([("record_id", "count")]).to_pylist()
-        if n_quarantined
-        else []
-    )
     yield MaterializeResult(
         asset_key="raw_feedback_events",
-        data_version=table_version(result.events, "record_id || content_hash"),
+        data_version=combine_versions(*versions["events"]),
         metadata={
             "records_read": captured,
             "events_captured": n_events,
-            "files": len(result.files),
-            "files_read": MetadataValue.md(
-                counts_table({f.file: f.records for f in result.files}, "file")
-            ),
+            "files": len(files),
+            "files_read": MetadataValue.md(counts_table(files, "file")),
         },
     )
     yield MaterializeResult(
         asset_key="raw_feedback_responses",
-        data_version=table_version(result.responses, "record_id || response_id || md5(content)"),
-        metadata={"responses": result.responses.num_rows},
+        data_version=combine_versions(*versions["responses"]),
+        metadata={"responses": n_responses},
     )
     yield MaterializeResult(
         asset_key="raw_quarantine",
-        data_version=table_version(result.quarantine, "record_id || reason"),
+        data_version=combine_versions(*versions["quarantine"]),
         metadata={
             "records_quarantined": n_quarantined,
             "quarantine_share": n_quarantined / captured if captured else 0.0,
-            "quarantine_reasons": MetadataValue.md(
-                counts_table({r["reason"]: r["record_id_count"] for r in reasons}, "reason")
-            ),
+            "quarantine_reasons": MetadataValue.md(counts_table(dict(reasons), "reason")),
         },
     )
 

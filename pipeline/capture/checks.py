@@ -2,19 +2,19 @@
 quarantine share is within its gate."""
 
 
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, MetadataValue, asset_check
 
 from pipeline import warehouse
-from pipeline.checks_common import gate_check, suite_check
+from pipeline.checks_common import gate_check, suite_check, warehouse_suite
 from pipeline.config import load_config
-from pipeline.partitions import daily_partitions
+from pipeline.partitions import daily_partitions, window_bounds
 
 CAPTURE_FRAME_SQL = """
 select record_id, event_id, event_type, user_id, consent_training, annotator_kind,
        label_score, content_hash,
        date_diff('day', cast(created_at as date), partition_date) as days_before_partition
 from raw_feedback_events
-where partition_date = ?::date
+where partition_date between ?::date and ?::date
 """
 
 
@@ -26,7 +26,7 @@ where partition_date = ?::date
 )
 def capture_suite(context: AssetCheckExecutionContext) -> AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
-        frame = con.execute(CAPTURE_FRAME_SQL, [context.partition_key]).df()
+        frame = con.execute(CAPTURE_FRAME_SQL, list(window_bounds(context))).df()
     return suite_check("raw_feedback_events", frame)
 
 
@@ -37,21 +37,39 @@ def capture_suite(context: AssetCheckExecutionContext) -> AssetCheckResult:
     description="Gate: share of the day's landing records quarantined (gates.quarantine_share_max).",
 )
 def capture_quarantine_share(context: AssetCheckExecutionContext) -> AssetCheckResult:
-    day = context.partition_key
+    start, end = window_bounds(context)
     with warehouse.connect(read_only=True) as con:
-        n_events, n_quarantined = con.execute(
+        per_day = con.execute(
             """
-            select (select count(*) from raw_feedback_events where partition_date = ?::date),
-                   (select count(*) from raw_quarantine where partition_date = ?::date)
+            with c as (
+                select partition_date, 0 as q from raw_feedback_events where partition_date between ?::date and ?::date
+                union all
+                select partition_date, 1 from raw_quarantine where partition_date between ?::date and ?::date
+            )
+            select cast(partition_date as varchar), sum(q), count(*) from c group by 1 order by 1
             """,
-            [day, day],
-        ).fetchone()
-    total = n_events + n_quarantined
-    share = n_quarantined / total if total else 0.0
+            [start, end, start, end],
+        ).fetchall()
+    shares = {day: q / n for day, q, n in per_day if n}
+    worst = max(shares, key=shares.get) if shares else start
     return gate_check(
         "quarantine_share",
-        share,
+        shares.get(worst, 0.0),
         load_config()["gates"]["quarantine_share_max"],
-        quarantined=int(n_quarantined),
-        captured=int(total),
+        worst_day=worst,
+        per_day=MetadataValue.json({d: round(v, 4) for d, v in shares.items()}),
     )
+
+
+responses_suite = warehouse_suite(
+    "raw_feedback_responses",
+    "select record_id, position, response_id, content from raw_feedback_responses where partition_date between ?::date and ?::date",
+    daily_partitions,
+)
+quarantine_suite = warehouse_suite(
+    "raw_quarantine",
+    "select record_id, source_file, source_line, reason, detail, raw_record from raw_quarantine "
+    "where partition_date between ?::date and ?::date",
+    daily_partitions,
+)
+deletions_suite = warehouse_suite("deletion_requests", "select user_id from deletion_requests")

@@ -64,3 +64,62 @@ def normalize_prompts(batches: Iterator[pa.RecordBatch]) -> tuple[pa.Table, pa.T
         pa.concat_tables(oks) if oks else NORMALIZED_SCHEMA.empty_table(),
         pa.concat_tables(bads) if bads else REJECTION_SCHEMA.empty_table(),
     )
+
+
+# Responses and edits are normalized in SQL (columnar): CRLF folded, ends trimmed, md5'd.
+_CLEAN = "regexp_replace(replace({col}, chr(13) || chr(10), chr(10)), '^\\s+|\\s+$', '', 'g')"
+
+KEPT_EVENTS_SQL = """
+    select e.record_id, e.event_id, e.partition_date, e.prompt_json, e.label_edited_content
+    from stg_feedback__events e
+    join int_feedback__filtered f on f.record_id = e.record_id
+    where f.kept and e.partition_date = ?::date and f.partition_date = ?::date
+"""
+
+
+def normalize_day(con, day: str, batch_rows: int = 50_000) -> dict[str, pa.Table]:
+    """Normalize one day's kept events: prompts in Python batches, responses and edits in SQL.
+    Returns the normalized_events, normalized_responses and normalization_rejections rows."""
+    reader = con.execute(
+        f"select record_id, prompt_json from ({KEPT_EVENTS_SQL}) order by record_id", [day, day]
+    ).to_arrow_reader(batch_rows)
+    parsed, rejected = normalize_prompts(reader)
+    con.register("parsed", parsed)
+    con.register("rejected", rejected)
+    try:
+        normalized = con.execute(
+            f"""
+            select k.record_id, k.event_id, k.partition_date, p.prompt_messages, p.prompt_text,
+                   p.prompt_hash, p.template_id, p.template_version,
+                   {_CLEAN.format(col='k.label_edited_content')} as edited_content,
+                   md5({_CLEAN.format(col='k.label_edited_content')}) as edited_hash
+            from ({KEPT_EVENTS_SQL}) k join parsed p on p.record_id = k.record_id
+            order by k.record_id
+            """,
+            [day, day],
+        ).to_arrow_table()
+        responses = con.execute(
+            f"""
+            select r.record_id, r.partition_date, r.position, r.response_id,
+                   {_CLEAN.format(col='r.content')} as content,
+                   md5({_CLEAN.format(col='r.content')}) as response_hash,
+                   r.model
+            from raw_feedback_responses r
+            join parsed p on p.record_id = r.record_id
+            where r.partition_date = ?::date
+            order by r.record_id, r.position
+            """,
+            [day],
+        ).to_arrow_table()
+        rejections = con.execute(
+            f"""
+            select x.record_id, k.event_id, k.partition_date, x.reason, x.detail
+            from rejected x join ({KEPT_EVENTS_SQL}) k on k.record_id = x.record_id
+            order by x.record_id
+            """,
+            [day, day],
+        ).to_arrow_table()
+    finally:
+        con.unregister("parsed")
+        con.unregister("rejected")
+    return {"normalized_events": normalized, "normalized_responses": responses, "normalization_rejections": rejections}

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from dagster import AssetExecutionContext
+from dagster import AssetExecutionContext, BackfillPolicy
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from pipeline import paths
@@ -43,6 +43,7 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource, partitioned: boo
     select="tag:daily",
     name="daily_models",
     partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
     dagster_dbt_translator=StageTranslator(),
     pool=WAREHOUSE_POOL,
 )
