@@ -1,6 +1,7 @@
 """prefline: the data engineer's verbs over Dagster and the warehouse.
 
-Exit codes: 0 success; 1 a build was blocked by a quality gate or a step failed; 2 bad usage.
+Exit codes: 0 success; 1 a build was blocked by a quality gate or a step failed; 2 bad usage;
+3 another build holds this PREFLINE_HOME.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ files:
 
 exit codes:
   0 success   1 blocked by a gate or a failed step   2 bad usage
+  3 another build holds this PREFLINE_HOME
 """
 
 
@@ -55,14 +57,18 @@ def _landing_days() -> list[str]:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from pipeline.orchestrate import run_build
+    from pipeline.orchestrate import BuildLocked, run_build
 
     days = sorted(set(args.date or [])) if not args.all else _landing_days()
     if not days:
         print("nothing to build: give --date YYYY-MM-DD (repeatable) or --all with landing data", file=sys.stderr)
         return 2
     print(f"building {len(days)} day(s): {days[0]} .. {days[-1]}", flush=True)
-    outcome = run_build(days)
+    try:
+        outcome = run_build(days)
+    except BuildLocked as exc:
+        print(f"not started: {exc}", file=sys.stderr)
+        return 3
     if outcome.success:
         target = paths.datasets_dir() / outcome.version_id
         print(f"published preference set {outcome.version_id}\n  {target}")

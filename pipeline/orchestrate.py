@@ -3,8 +3,10 @@ as the schedule and the UI."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +36,38 @@ def ensure_dbt_manifest() -> None:
              "--project-dir", str(paths.DBT_PROJECT_DIR), "--profiles-dir", str(paths.DBT_PROJECT_DIR)],
             check=True,
         )
+
+
+class BuildLocked(RuntimeError):
+    """Another build holds this PREFLINE_HOME."""
+
+
+@contextmanager
+def build_lock():
+    """One build per PREFLINE_HOME at a time: DuckDB takes a single writer, and two builds
+    publishing at once would race for LATEST. A second build fails at once with who holds it."""
+    path = paths.home() / ".build.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            raise BuildLocked(
+                f"another prefline build is running in {paths.home()} (pid {holder}); "
+                "try again when it finishes"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -81,7 +115,7 @@ def run_build(days: list[str]) -> BuildOutcome:
     job = defs.resolve_job_def("build")
     outcome = BuildOutcome(success=True)
     ranges = consecutive_ranges(days)
-    with DagsterInstance.get() as instance:
+    with build_lock(), DagsterInstance.get() as instance:
         for i, (start, end) in enumerate(ranges):
             last = i == len(ranges) - 1
             tags = {"prefline/trigger": "cli"}
