@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 DBT_MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: run test install manifest sample build ui validate clean
+.PHONY: run test install manifest sample build ui validate clean browser
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,12 @@ run: sample
 	$(BIN)/prefline build --all
 	@echo "Open the Dagster UI on the same run history: make ui"
 
+## browser: Debian's Chromium for the UI test (Playwright drives it; no browser download)
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 ## test: install what the tests need and run them
-test: manifest
+test: manifest browser
 	$(BIN)/python -m pytest
 
 ## ui: the Dagster UI on 127.0.0.1:3000 over $PREFLINE_HOME's run history
