@@ -56,7 +56,7 @@ def label_pairs(con: duckdb.DuckDBPyConnection, factory: JudgeFactory, accuracy_
     to_judge = con.execute(
         """
         select pair_id, prompt_messages, a_content as response_a, b_content as response_b,
-               case when needs_judge then null else 'a' end as human_winner
+               case when needs_judge then null else 'a' end as human_winner, a_model, b_model
         from int_pairs__candidates
         where needs_judge or (label_source like 'human_%' and split = 'test')
         order by pair_id
@@ -86,9 +86,12 @@ def label_pairs(con: duckdb.DuckDBPyConnection, factory: JudgeFactory, accuracy_
                 )
 
     if usable and judge is not None:
-        verdicts, run_metrics = judge_pairs(judge, to_judge, con)
+        verdicts, run_metrics = judge_pairs(judge, to_judge.drop_columns(["a_model", "b_model"]), con)
         metrics.update(run_metrics)
-        verdicts = _with_audit_flags(verdicts, to_judge)
+        verdicts = _with_audit_flags(verdicts, to_judge, model_family(judge.judge_id))
+        flags = verdicts.column("audit_flag").to_pylist()
+        metrics["human_labels_flagged"] = sum(1 for f in flags if f and "judge_disagrees" in f)
+        metrics["self_preference_flagged"] = sum(1 for f in flags if f and "self_preference" in f)
     else:
         verdicts = _unlabeled(to_judge, judge, "judge_below_accuracy_floor")
     replace_table(con, "judge_verdicts", verdicts.select(VERDICTS_SCHEMA.names).cast(VERDICTS_SCHEMA))
@@ -97,16 +100,27 @@ def label_pairs(con: duckdb.DuckDBPyConnection, factory: JudgeFactory, accuracy_
     return metrics
 
 
-def _with_audit_flags(verdicts: pa.Table, to_judge: pa.Table) -> pa.Table:
-    human = dict(zip(to_judge.column("pair_id").to_pylist(), to_judge.column("human_winner").to_pylist()))
-    flags = [
-        "judge_disagrees" if human.get(pid) == "a" and w == "b" and (c or 0) >= AUDIT_CONFIDENCE else None
-        for pid, w, c in zip(
-            verdicts.column("pair_id").to_pylist(),
-            verdicts.column("winner").to_pylist(),
-            verdicts.column("confidence").to_pylist(),
-        )
-    ]
+def model_family(name: str | None) -> str | None:
+    """'openai:acme-chat-70b' -> 'acme'; judges that are not a chat model have no family."""
+    if not name or name.startswith("reward_model:"):
+        return None
+    base = name.split(":", 1)[-1].split("/")[-1].lower()
+    return base.split("-")[0] or None
+
+
+def _with_audit_flags(verdicts: pa.Table, to_judge: pa.Table, judge_family: str | None) -> pa.Table:
+    """Flags for a reviewer, never label changes: a human label the judge confidently
+    contradicts, and a judge from the same model family as a response (self-preference)."""
+    rows = {r["pair_id"]: r for r in to_judge.select(["pair_id", "human_winner", "a_model", "b_model"]).to_pylist()}
+    flags = []
+    for pid, w, c in zip(verdicts.column("pair_id").to_pylist(), verdicts.column("winner").to_pylist(),
+                         verdicts.column("confidence").to_pylist()):
+        row, found = rows[pid], []
+        if row["human_winner"] == "a" and w == "b" and (c or 0) >= AUDIT_CONFIDENCE:
+            found.append("judge_disagrees")
+        if judge_family and judge_family in {model_family(row["a_model"]), model_family(row["b_model"])}:
+            found.append("self_preference")
+        flags.append(",".join(found) or None)
     return verdicts.append_column("audit_flag", pa.array(flags, pa.string()))
 
 

@@ -65,6 +65,7 @@ def set_stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "label_source_mix": mix(f"select label_source, count(*) {pairs} group by 1 order by 1"),
         "category_mix": mix(f"select category, count(*) {pairs} group by 1 order by 1"),
         "template_mix": mix(f"select template_id, count(*) {pairs} group by 1 order by 1"),
+        "audit_flags": mix(f"select audit_flag, count(*) {pairs} and audit_flag is not null group by 1 order by 1"),
         "policy_versions": sorted(r[0] for r in _rows(con, f"select distinct policy_version {pairs}")),
         "length": dict(zip(
             ["chosen_longer_share", "mean_chosen_chars", "mean_rejected_chars"],
@@ -158,6 +159,12 @@ provenance columns); `kto.parquet` holds unpaired rows (`prompt`, `completion`, 
 ## Judge
 
 {judge_lines}
+
+## Human-label audit
+
+Human pairs of the test split are judged blind; a human label the judge confidently
+contradicts is flagged for review in `lineage.parquet` (`audit_flag`), never flipped.
+Flags in this version: {", ".join(f"{k} {v}" for k, v in stats.get("audit_flags", {}).items()) or "none"}.
 
 ## Known biases
 
