@@ -1,33 +1,65 @@
-"""Raw feedback capture: read a day's landing files, validate every record against the
-event contract, and split them into events, responses and quarantine (Arrow tables).
+"""Raw feedback capture: read a day's landing files, validate every record against the event
+contract, and split them into events, responses and quarantine (Arrow tables).
 
-Files are read in name order and streamed (lines, CSV rows, Parquet batches), and rows are
-flushed to Arrow every BATCH_ROWS records, so memory stays bounded by a batch, not a day.
-A record id is md5(day|file|line): the same landing folder always gives the same ids.
+Reading is streamed: jsonl lines, CSV records and Parquet row batches go one at a time through
+the validator, and rows are turned into Arrow every `batch_rows` records (or ~256 MB of input),
+so Python holds at most one batch of rows. `iter_capture_batches` hands those batches out for
+callers that write as they go; `capture_day` concatenates them.
+
+What ends where:
+- Files are read in name order; hidden files (names starting with ".", such as uploads in
+  progress) and folders are not landing files. Any other extension is one quarantine row
+  `file_format_unknown` at line 0.
+- A record is one non-blank jsonl line (blank lines are not records), one CSV data row (row 1
+  is the first row after the header; quoted fields may span lines) or one Parquet row (1-based).
+- record_id = md5(day|file|line) with file relative to the landing root ("<day>/<name>"), so
+  the same landing folder always gives the same ids.
+- Bad records are kept verbatim in quarantine: `encoding_invalid` (invalid UTF-8, the text kept
+  with replacement characters), `json_invalid` (including a raw NUL byte, named in the detail),
+  `record_not_object`, `schema:<field>` from the contract, and `schema:record` for a record over
+  `max_record_bytes` (64 MiB by default: a 20 MB record is captured; beyond the limit the line
+  is skipped in 1 MiB chunks and its first 64 KiB kept, so one runaway line cannot exhaust memory).
+- A file that cannot be read at all (not Parquet, a Parquet schema without the contract's
+  columns, not gzip) is one `file_unreadable` row at line 0. A gzip that ends early keeps the
+  records before the break and quarantines the break as `file_truncated` at the next line; a
+  file that breaks later in another way (corrupt gzip or Parquet data, a CSV quote left open)
+  is `file_unreadable` at the line after the last one read.
+- Duplicate event ids are captured as they come; filtering judges redeliveries and conflicts.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
-import io
+import hashlib
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.lib.events import ContractError, validate_record
-from pipeline.lib.hashing import canonical_json, md5_hex
+from pipeline.lib.events import (
+    NESTED_FIELDS,
+    REQUIRED_FIELDS,
+    ContractError,
+    validate_values,
+)
 
 BATCH_ROWS = 50_000
-NESTED_FIELDS = ("prompt", "responses", "label", "annotator", "tags")
+BATCH_INPUT_BYTES = 256 << 20
+MAX_RECORD_BYTES = 64 << 20
+PARQUET_BATCH_ROWS = 10_000
+KEPT_PREFIX_BYTES = 64 << 10
+SKIP_CHUNK_BYTES = 1 << 20
+SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet", ".csv")
 CSV_BOOLEANS = {"true": True, "false": False}
-SUPPORTED = (".jsonl", ".jsonl.gz", ".parquet", ".csv")
+UTF8_BOM = b"\xef\xbb\xbf"
 
 EVENTS_SCHEMA = pa.schema(
     [
@@ -85,13 +117,29 @@ QUARANTINE_SCHEMA = pa.schema(
     ]
 )
 
+# A landing item: (line, decoded record or None, raw input kept for quarantine, reason, detail).
+# reason None means the record still has to meet the contract.
+Item = tuple[int, Any, Any, "str | None", "str | None"]
+
 
 @dataclass
 class FileStats:
+    """Per landing file: records read = events + quarantined."""
+
     file: str
     records: int = 0
     events: int = 0
     quarantined: int = 0
+
+
+@dataclass
+class CaptureBatch:
+    """Up to one batch of rows; `files` are the files finished since the previous batch."""
+
+    events: pa.Table
+    responses: pa.Table
+    quarantine: pa.Table
+    files: list[FileStats]
 
 
 @dataclass
@@ -102,238 +150,309 @@ class CaptureResult:
     files: list[FileStats] = field(default_factory=list)
 
 
-class _Collector:
-    """Column buffers flushed to Arrow tables every BATCH_ROWS rows."""
+def _record_id(day: str, rel: str, line: int) -> str:
+    return hashlib.md5(f"{day}|{rel}|{line}".encode(), usedforsecurity=False).hexdigest()
 
-    def __init__(self, day: str) -> None:
+
+def _verbatim(raw: Any) -> str:
+    if isinstance(raw, bytes):
+        return raw.rstrip(b"\r\n").decode("utf-8", errors="replace")
+    if isinstance(raw, str):
+        return raw
+    return orjson.dumps(raw, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _table(record_ids: pa.Array, rows: list[tuple], schema: pa.Schema, day: date) -> pa.Table:
+    """`rows` hold the columns after record_id and partition_date, in schema order."""
+    fields = list(schema)[2:]
+    columns = zip(*rows) if rows else [()] * len(fields)
+    arrays = [record_ids, pa.repeat(pa.scalar(day, pa.date32()), len(record_ids))]
+    arrays += [pa.array(col, f.type) for col, f in zip(columns, fields)]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+class _BatchBuilder:
+    """Row tuples of one batch, turned into Arrow tables when the batch is full."""
+
+    def __init__(self, day: str, batch_rows: int) -> None:
         self.day = day
-        self.tables: dict[str, list[pa.Table]] = {"events": [], "responses": [], "quarantine": []}
-        self._reset()
+        self.date = date.fromisoformat(day)
+        self.batch_rows = batch_rows
+        self.finished: list[FileStats] = []
+        self._clear()
 
-    def _reset(self) -> None:
-        self.rows: dict[str, list[dict]] = {"events": [], "responses": [], "quarantine": []}
+    def _clear(self) -> None:
+        self.event_ids: list[str] = []
+        self.events: list[tuple] = []
+        self.responses_per_event: list[int] = []
+        self.responses: list[tuple] = []
+        self.quarantine_ids: list[str] = []
+        self.quarantine: list[tuple] = []
+        self.rows = 0
+        self.input_bytes = 0
 
-    def record_id(self, rel: str, line: int) -> str:
-        return md5_hex(f"{self.day}|{rel}|{line}")
+    def full(self) -> bool:
+        return self.rows >= self.batch_rows or self.input_bytes >= BATCH_INPUT_BYTES
 
-    def add(self, rel: str, line: int, raw: str | None, obj: Any, stats: FileStats) -> None:
-        rid = self.record_id(rel, line)
-        try:
-            row, responses = validate_record(obj)
-        except ContractError as exc:
-            event_id = obj.get("event_id") if isinstance(obj, dict) and isinstance(obj.get("event_id"), str) else None
-            self.quarantine(rel, line, exc.reason, exc.detail, raw if raw is not None else _safe_dump(obj),
-                            stats, event_id)
-            return
-        stats.records += 1
-        stats.events += 1
-        tags = row.pop("tags")
-        prompt, label = row.pop("prompt"), row.pop("label")
-        self.rows["events"].append(
-            {
-                "record_id": rid,
-                "partition_date": self.day,
-                "source_file": rel,
-                "source_line": line,
-                **row,
-                "prompt_json": canonical_json(prompt),
-                "label_json": canonical_json(label),
-                "tags_json": canonical_json(tags) if tags is not None else None,
-                "content_hash": md5_hex(canonical_json(obj)),
-            }
+    def take(self) -> CaptureBatch:
+        event_ids = pa.array(self.event_ids, pa.string())
+        # Each response row belongs to the event before it: repeat the event ids, not per row.
+        owners = np.repeat(np.arange(len(self.event_ids)), self.responses_per_event)
+        batch = CaptureBatch(
+            _table(event_ids, self.events, EVENTS_SCHEMA, self.date),
+            _table(event_ids.take(owners), self.responses, RESPONSES_SCHEMA, self.date),
+            _table(pa.array(self.quarantine_ids, pa.string()), self.quarantine, QUARANTINE_SCHEMA, self.date),
+            self.finished,
         )
-        for r in responses:
-            self.rows["responses"].append({"record_id": rid, "partition_date": self.day, **r})
-        self._maybe_flush()
+        self.finished = []
+        self._clear()
+        return batch
 
-    def quarantine(self, rel: str, line: int, reason: str, detail: str, raw: str, stats: FileStats,
-                   event_id: str | None = None) -> None:
-        """Every quarantined row is one ledger entry: a bad record, or a file that could not be read."""
+
+def _capture_items(items: Iterable[Item], day: str, rel: str, stats: FileStats, out: _BatchBuilder) -> Iterator[None]:
+    """Validate one file's items into `out`; yields whenever the batch is full."""
+    for line, obj, raw, reason, detail in items:
+        record_id = _record_id(day, rel, line)
         stats.records += 1
+        out.rows += 1
+        if isinstance(raw, (bytes, str)):
+            out.input_bytes += len(raw)
+        if reason is None:
+            try:
+                values, responses = validate_values(obj)
+            except ContractError as exc:
+                reason, detail = exc.reason, exc.detail
+            else:
+                stats.events += 1
+                out.event_ids.append(record_id)
+                out.events.append((rel, line, *values))
+                out.responses_per_event.append(len(responses))
+                out.responses.extend(responses)
+                if out.full():
+                    yield
+                continue
+        event_id = obj.get("event_id") if type(obj) is dict else None
         stats.quarantined += 1
-        self.rows["quarantine"].append(
-            {
-                "record_id": self.record_id(rel, line),
-                "partition_date": self.day,
-                "source_file": rel,
-                "source_line": line,
-                "event_id": event_id,
-                "reason": reason,
-                "detail": detail,
-                "raw_record": raw,
-            }
-        )
-        self._maybe_flush()
-
-    def _maybe_flush(self) -> None:
-        if len(self.rows["events"]) + len(self.rows["quarantine"]) >= BATCH_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        from datetime import date
-
-        day = date.fromisoformat(self.day)
-        for name, schema in (("events", EVENTS_SCHEMA), ("responses", RESPONSES_SCHEMA),
-                             ("quarantine", QUARANTINE_SCHEMA)):
-            rows = self.rows[name]
-            if rows:
-                for r in rows:
-                    r["partition_date"] = day
-                self.tables[name].append(pa.Table.from_pylist(rows, schema=schema))
-        self._reset()
-
-    def result(self, files: list[FileStats]) -> CaptureResult:
-        self.flush()
-
-        def concat(name: str, schema: pa.Schema) -> pa.Table:
-            parts = self.tables[name]
-            return pa.concat_tables(parts) if parts else schema.empty_table()
-
-        return CaptureResult(concat("events", EVENTS_SCHEMA), concat("responses", RESPONSES_SCHEMA),
-                             concat("quarantine", QUARANTINE_SCHEMA), files)
+        out.quarantine_ids.append(record_id)
+        out.quarantine.append((rel, line, event_id if type(event_id) is str else None, reason, detail, _verbatim(raw)))
+        if out.full():
+            yield
 
 
-def _safe_dump(obj: Any) -> str:
+def _skip_rest_of_line(fh) -> int:
+    skipped = 0
+    while True:
+        chunk = fh.readline(SKIP_CHUNK_BYTES)
+        skipped += len(chunk)
+        if not chunk or chunk.endswith(b"\n"):
+            return skipped
+
+
+def _json_problem(raw: bytes, exc: Exception) -> tuple[str, str]:
     try:
-        return orjson.dumps(obj, default=str).decode()
-    except TypeError:
-        return repr(obj)
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return "encoding_invalid", f"invalid UTF-8 at byte {bad.start}: {bad.reason}"
+    if b"\x00" in raw:
+        return "json_invalid", f"NUL byte at byte {raw.index(0)}"
+    return "json_invalid", str(exc)
 
 
-def _decode_line(raw: bytes) -> tuple[str, str | None]:
-    """(text, problem): invalid UTF-8 is kept readable with replacement characters."""
-    try:
-        return raw.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        return raw.decode("utf-8", errors="replace"), f"invalid UTF-8 at byte {exc.start}"
-
-
-def _read_jsonl(stream: io.BufferedIOBase, rel: str, col: _Collector, stats: FileStats) -> None:
+def _jsonl_items(path: Path, max_record_bytes: int) -> Iterator[Item]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     line = 0
     try:
-        for raw in stream:
-            line += 1
-            raw = raw.rstrip(b"\r\n")
-            if not raw.strip():
-                continue
-            text, problem = _decode_line(raw)
-            if problem:
-                col.quarantine(rel, line, "encoding_invalid", problem, text, stats)
-                continue
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                reason_detail = "NUL byte in record" if b"\x00" in raw else str(exc)
-                col.quarantine(rel, line, "json_invalid", reason_detail, text, stats)
-                continue
-            col.add(rel, line, text, obj, stats)
-    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
-        col.quarantine(rel, line + 1, "file_truncated", f"file ends early after line {line}: {exc}", "", stats)
+        with opener(path, "rb") as fh:
+            readline = fh.readline
+            while raw := readline(max_record_bytes + 1):
+                line += 1
+                if len(raw) > max_record_bytes and not raw.endswith(b"\n"):
+                    size = len(raw) + _skip_rest_of_line(fh)
+                    yield (line, None, raw[:KEPT_PREFIX_BYTES], "schema:record",
+                           f"record is {size} bytes, over the {max_record_bytes}-byte limit; its first "
+                           f"{KEPT_PREFIX_BYTES} bytes are kept")
+                    continue
+                if line == 1 and raw.startswith(UTF8_BOM):
+                    raw = raw[len(UTF8_BOM):]
+                try:
+                    obj = loads(raw)
+                except decode_error as exc:
+                    if not raw.strip():
+                        continue
+                    yield (line, None, raw, *_json_problem(raw, exc))
+                    continue
+                yield line, obj, raw, None, None
+    except EOFError as exc:
+        yield line + 1, None, "", "file_truncated", f"compressed stream ends early after line {line}: {exc}"
+    except (OSError, zlib.error) as exc:
+        where = 0 if line == 0 else line + 1
+        yield where, None, "", "file_unreadable", f"cannot read past line {line}: {exc}"
 
 
 def _csv_value(name: str, value: str) -> Any:
-    if value == "":
-        return None
     if name in NESTED_FIELDS:
         return orjson.loads(value)
     if name == "consent_training":
-        lowered = value.strip().lower()
-        return CSV_BOOLEANS.get(lowered, value)
+        return CSV_BOOLEANS.get(value.strip().lower(), value)
     if name == "schema_version":
-        return int(value) if value.strip().lstrip("-").isdigit() else value
+        digits = value.strip()
+        return int(digits) if digits.isascii() and digits.isdigit() else value
     return value
 
 
-def _read_csv(path: Path, rel: str, col: _Collector, stats: FileStats) -> None:
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-        reader = csv.DictReader(fh)
-        for row_number, row in enumerate(reader, start=1):
-            raw = ",".join("" if v is None else str(v) for v in row.values())
+def _csv_items(path: Path, max_record_bytes: int) -> Iterator[Item]:
+    """CSV text has no types: one column per top-level field, nested fields as JSON text,
+    consent_training as true/false, an empty cell as an absent field."""
+    record_lines: list[str] = []
+    bad_utf8: list[str] = []
+
+    def physical_lines() -> Iterator[str]:
+        # csv.reader pulls exactly the lines of one record before returning it, so these
+        # buffers hold that record's verbatim text and any encoding problem in it.
+        with open(path, "rb") as fh:
+            for raw in fh:
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    bad_utf8.append(f"invalid UTF-8 at byte {exc.start} of the record's line {len(record_lines) + 1}")
+                    text = raw.decode("utf-8", errors="replace")
+                record_lines.append(text)
+                yield text
+
+    csv.field_size_limit(max(csv.field_size_limit(), max_record_bytes))
+    reader = csv.reader(physical_lines())
+    row = 0
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        header = [name.lstrip("\ufeff").strip() for name in header]
+        while True:
+            record_lines.clear()
+            bad_utf8.clear()
+            values = next(reader, None)
+            if values is None:
+                return
+            if not values:
+                continue
+            row += 1
+            raw = "".join(record_lines).rstrip("\r\n")
+            if bad_utf8:
+                yield row, None, raw, "encoding_invalid", bad_utf8[0]
+                continue
+            if len(values) > len(header):
+                yield row, None, raw, "schema:row", f"row has {len(values)} values, the header names {len(header)} columns"
+                continue
             try:
-                obj = {k: _csv_value(k, v) for k, v in row.items() if k is not None and v is not None}
+                obj = {name: _csv_value(name, value) for name, value in zip(header, values) if value != ""}
             except orjson.JSONDecodeError as exc:
-                col.quarantine(rel, row_number, "json_invalid", f"a nested field is not JSON: {exc}", raw, stats)
+                yield row, None, raw, "json_invalid", f"a nested column is not JSON: {exc}"
                 continue
-            if None in row:
-                col.quarantine(rel, row_number, "schema:row", "more values than header columns", raw, stats)
-                continue
-            col.add(rel, row_number, raw, {k: v for k, v in obj.items() if v is not None}, stats)
+            yield row, obj, raw, None, None
+    except csv.Error as exc:
+        yield row + 1, None, "".join(record_lines)[:KEPT_PREFIX_BYTES], "file_unreadable", f"CSV breaks after row {row}: {exc}"
 
 
-def _parquet_value(name: str, value: Any) -> Any:
-    if name in NESTED_FIELDS and isinstance(value, str):
-        return orjson.loads(value)
-    return value
-
-
-def _read_parquet(path: Path, rel: str, col: _Collector, stats: FileStats) -> None:
+def _parquet_items(path: Path) -> Iterator[Item]:
+    """One column per top-level field; nested fields as JSON text or native struct/list/map columns."""
     try:
         pf = pq.ParquetFile(path)
-        names = set(pf.schema_arrow.names)
-    except Exception as exc:  # noqa: BLE001 - any reader error means the file is unreadable
-        col.quarantine(rel, 0, "file_unreadable", f"not a readable Parquet file: {exc}", "", stats)
+        schema = pf.schema_arrow
+    except (OSError, pa.ArrowException) as exc:
+        yield 0, None, "", "file_unreadable", f"not a readable Parquet file: {exc}"
         return
-    missing = [f for f in ("event_id", "event_type", "prompt", "responses", "label") if f not in names]
+    missing = [name for name in REQUIRED_FIELDS if name not in schema.names]
     if missing:
-        col.quarantine(rel, 0, "file_unreadable",
-                       f"Parquet schema lacks the event contract's columns: {', '.join(missing)}",
-                       ", ".join(sorted(names)), stats)
+        yield (0, None, schema.to_string(show_schema_metadata=False), "file_unreadable",
+               f"Parquet schema lacks the event contract's columns: {', '.join(missing)}")
         return
-    row_number = 0
-    for batch in pf.iter_batches(batch_size=10_000):
-        for row in batch.to_pylist():
-            row_number += 1
-            try:
-                obj = {k: _parquet_value(k, v) for k, v in row.items() if v is not None}
-            except orjson.JSONDecodeError as exc:
-                col.quarantine(rel, row_number, "json_invalid", f"a nested field is not JSON: {exc}",
-                               _safe_dump(row), stats)
-                continue
-            col.add(rel, row_number, None, obj, stats)
+    map_columns = [f.name for f in schema if pa.types.is_map(f.type)]
+    row = 0
+    try:
+        for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            for values in batch.to_pylist():
+                row += 1
+                obj = {k: v for k, v in values.items() if v is not None}
+                try:
+                    for name in NESTED_FIELDS:
+                        if type(obj.get(name)) is str:
+                            obj[name] = orjson.loads(obj[name])
+                except orjson.JSONDecodeError as exc:
+                    yield row, None, values, "json_invalid", f"column {name} is not JSON: {exc}"
+                    continue
+                for name in map_columns:
+                    if name in obj:
+                        obj[name] = dict(obj[name])
+                yield row, obj, values, None, None
+    except (OSError, pa.ArrowException) as exc:
+        yield row + 1, None, "", "file_unreadable", f"Parquet data unreadable after row {row}: {exc}"
+
+
+def file_items(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[Item]:
+    """The records of one landing file, decoded, with the problems found before validation."""
+    name = path.name.lower()
+    if name.endswith((".jsonl", ".jsonl.gz")):
+        return _jsonl_items(path, max_record_bytes)
+    if name.endswith(".csv"):
+        return _csv_items(path, max_record_bytes)
+    if name.endswith(".parquet"):
+        return _parquet_items(path)
+    detail = f"landing files end in {', '.join(SUPPORTED_SUFFIXES)}; this one was not read"
+    return iter([(0, None, "", "file_format_unknown", detail)])
 
 
 def landing_files(day_dir: Path) -> list[Path]:
-    return sorted(p for p in day_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not day_dir.is_dir():
+        return []
+    return sorted((p for p in day_dir.iterdir() if p.is_file() and not p.name.startswith(".")), key=lambda p: p.name)
 
 
-def capture_file(path: Path, day: str | None = None, rel: str | None = None, col: _Collector | None = None) -> CaptureResult:
-    """Capture one landing file (also what `prefline validate FILE` runs)."""
-    own = col is None
-    col = col or _Collector(day or "1970-01-01")
-    rel = rel or path.name
-    stats = FileStats(rel)
-    name = path.name.lower()
-    if name.endswith(".jsonl.gz"):
-        with gzip.open(path, "rb") as fh:
-            _read_jsonl(fh, rel, col, stats)
-    elif name.endswith(".jsonl"):
-        with open(path, "rb") as fh:
-            _read_jsonl(fh, rel, col, stats)
-    elif name.endswith(".csv"):
-        _read_csv(path, rel, col, stats)
-    elif name.endswith(".parquet"):
-        _read_parquet(path, rel, col, stats)
-    else:
-        col.quarantine(rel, 0, "file_format_unknown",
-                       f"landing files must end in {', '.join(SUPPORTED)}", "", stats)
-    return col.result([stats]) if own else CaptureResult(None, None, None, [stats])  # type: ignore[arg-type]
+def _capture_batches(
+    files: list[tuple[Path, str]], day: str, batch_rows: int, max_record_bytes: int
+) -> Iterator[CaptureBatch]:
+    out = _BatchBuilder(day, batch_rows)
+    for path, rel in files:
+        stats = FileStats(rel)
+        for _ in _capture_items(file_items(path, max_record_bytes), day, rel, stats, out):
+            yield out.take()
+        out.finished.append(stats)
+    yield out.take()
 
 
-def capture_day(landing_root: Path, day: str) -> CaptureResult:
-    """Capture every file in landing_root/<day>/ (an absent folder is an empty day)."""
-    col = _Collector(day)
-    files: list[FileStats] = []
-    day_dir = landing_root / day
-    if day_dir.is_dir():
-        for path in landing_files(day_dir):
-            files.extend(capture_file(path, day, f"{day}/{path.name}", col).files)
-    return col.result(files)
+def iter_capture_batches(
+    landing_root: Path, day: str, *, batch_rows: int = BATCH_ROWS, max_record_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[CaptureBatch]:
+    """Capture landing_root/<day>/ batch by batch (an absent folder is an empty day). The last
+    batch may be empty; every file appears in exactly one batch's `files`."""
+    files = [(path, f"{day}/{path.name}") for path in landing_files(Path(landing_root) / day)]
+    return _capture_batches(files, day, batch_rows, max_record_bytes)
 
 
-def iter_records(path: Path) -> Iterator[dict]:
-    """Decoded JSON objects of a jsonl(.gz) file, for tools that read landing files."""
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as fh:
-        for raw in fh:
-            if raw.strip():
-                yield orjson.loads(raw)
+def _collect(batches: Iterable[CaptureBatch]) -> CaptureResult:
+    events, responses, quarantine, files = [], [], [], []
+    for batch in batches:
+        events.append(batch.events)
+        responses.append(batch.responses)
+        quarantine.append(batch.quarantine)
+        files.extend(batch.files)
+    return CaptureResult(pa.concat_tables(events), pa.concat_tables(responses), pa.concat_tables(quarantine), files)
+
+
+def capture_day(
+    landing_root: Path, day: str, *, batch_rows: int = BATCH_ROWS, max_record_bytes: int = MAX_RECORD_BYTES
+) -> CaptureResult:
+    """Capture every file in landing_root/<day>/ into events, responses and quarantine tables."""
+    return _collect(iter_capture_batches(landing_root, day, batch_rows=batch_rows, max_record_bytes=max_record_bytes))
+
+
+def capture_file(path: Path, day: str | None = None) -> CaptureResult:
+    """Capture one landing file (what `prefline validate FILE` runs). The day defaults to the
+    file's folder name when that is a date, as it is under landing/."""
+    path = Path(path)
+    if day is None:
+        try:
+            day = date.fromisoformat(path.parent.name).isoformat()
+        except ValueError:
+            day = "1970-01-01"
+    return _collect(_capture_batches([(path, f"{day}/{path.name}")], day, BATCH_ROWS, MAX_RECORD_BYTES))
