@@ -187,3 +187,13 @@ def test_reward_model_is_deterministic_and_learns_its_training_pairs():
 def test_reward_model_refuses_too_few_pairs():
     with pytest.raises(ValueError):
         RewardModelJudge().fit(_hh_pairs(5))
+
+
+def test_a_reward_model_fit_on_the_same_pairs_is_loaded_not_retrained(tmp_path):
+    pairs = _hh_pairs(200)
+    first = RewardModelJudge().fit(pairs, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("reward-model-*.npz"))) == 1
+    again = RewardModelJudge().fit(pairs, cache_dir=tmp_path)
+    items = [JudgeItem(p[0], p[1], p[2]) for p in pairs[:30]]
+    assert again.judge_version == first.judge_version
+    assert [v.winner for v in again.compare_batch(items)] == [v.winner for v in first.compare_batch(items)]

@@ -12,6 +12,7 @@ from typing import Any
 
 from dagster import ConfigurableResource
 
+from pipeline import paths
 from pipeline.lib.judge import Judge, OpenAICompatibleJudge, RewardModelJudge
 
 HumanPair = tuple[list[dict[str, str]], str, str]  # prompt messages, chosen, rejected
@@ -40,7 +41,7 @@ class JudgeResource(ConfigurableResource):
 
     def build(self, train_pairs: list[HumanPair]) -> Judge:
         if self.kind == "reward_model":
-            return RewardModelJudge().fit(train_pairs)
+            return RewardModelJudge().fit(train_pairs, cache_dir=paths.home() / "cache" / "judge")
         if self.kind == "openai":
             return OpenAICompatibleJudge(
                 base_url=self.base_url,

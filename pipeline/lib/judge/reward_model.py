@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from scipy import sparse
@@ -23,7 +24,8 @@ from pipeline.lib.judge.base import Judge, JudgeItem, Verdict
 Pair = tuple[list[dict[str, str]], str, str]  # prompt messages, chosen, rejected
 
 MIN_TRAIN_PAIRS = 20
-C_GRID = (0.03, 0.1, 0.3, 1.0)
+C_GRID = (0.1, 0.3, 1.0)
+CV_FOLDS = 3
 
 
 def _format_features(texts: Sequence[str]) -> np.ndarray:
@@ -64,10 +66,25 @@ class RewardModelJudge(Judge):
     def _diffs(self, pairs: Sequence[Pair]) -> sparse.csr_matrix:
         return self._phi([p[1] for p in pairs]) - self._phi([p[2] for p in pairs])
 
-    def fit(self, pairs: Sequence[Pair]) -> RewardModelJudge:
+    def fit(self, pairs: Sequence[Pair], cache_dir: Path | None = None) -> RewardModelJudge:
+        """Fit on human (prompt, chosen, rejected) pairs. With ``cache_dir``, a model already fit
+        on exactly these pairs is loaded instead: a rebuild does not retrain."""
         pairs = sorted(pairs, key=lambda p: (p[1], p[2]))
         if len(pairs) < MIN_TRAIN_PAIRS:
             raise ValueError(f"a reward model needs at least {MIN_TRAIN_PAIRS} human train pairs, got {len(pairs)}")
+        self.judge_version = content_id(
+            {"pairs": content_id([[p[1], p[2]] for p in pairs]), "grid": C_GRID, "folds": CV_FOLDS,
+             "n_features": self.n_features, "seed": self.seed}
+        )[:12]
+        cached = cache_dir / f"reward-model-{self.judge_version}.npz" if cache_dir else None
+        if cached is not None and cached.exists():
+            saved = np.load(cached)
+            self.model = LogisticRegression(C=float(saved["C"]), fit_intercept=False)
+            self.model.classes_ = np.array([0.0, 1.0])
+            self.model.coef_ = saved["coef"]
+            self.model.intercept_ = np.zeros(1)
+            self.C, self.cv_accuracy = float(saved["C"]), float(saved["cv_accuracy"])
+            return self
         d = self._diffs(pairs)
         # Mirror every pair so the fit sees both orders: no intercept, an antisymmetric scorer.
         x = sparse.vstack([d, -d]).tocsr()
@@ -75,15 +92,17 @@ class RewardModelJudge(Judge):
         self.C, self.cv_accuracy = self._choose_c(d)
         self.model = LogisticRegression(C=self.C, fit_intercept=False, max_iter=2000, solver="liblinear")
         self.model.fit(x, y)
-        self.judge_version = content_id(
-            {"pairs": content_id([[p[1], p[2]] for p in pairs]), "C": self.C, "n_features": self.n_features}
-        )[:12]
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_name(cached.stem + ".tmp.npz")
+            np.savez(tmp, coef=self.model.coef_, C=self.C, cv_accuracy=self.cv_accuracy)
+            tmp.replace(cached)
         return self
 
     def _choose_c(self, d: sparse.csr_matrix) -> tuple[float, float]:
         """Pick C by cross-validation inside the training pairs (never on the test split)."""
         n = d.shape[0]
-        folds = StratifiedKFold(n_splits=min(5, max(2, n // 10)), shuffle=True, random_state=self.seed)
+        folds = StratifiedKFold(n_splits=min(CV_FOLDS, max(2, n // 10)), shuffle=True, random_state=self.seed)
         labels = np.arange(n) % 2  # alternate the order so each fold sees both classes
         signs = np.where(labels == 1, 1.0, -1.0)
         xs = sparse.diags(signs) @ d
