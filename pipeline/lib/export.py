@@ -70,7 +70,7 @@ with rows as (
 )
 select
     r.row_kind, r.row_id, d.event_id, r.record_id, o.partition_date, o.source_file, o.source_line,
-    d.template_id, d.template_version, d.prompt_hash, r.cluster_id,
+    d.template_id, d.template_version, d.pii_kinds as pii_redacted, d.prompt_hash, r.cluster_id,
     d.content_rank = 1 as dedup_kept_member, r.pair_rule, r.label_source, r.judge_id,
     r.judge_version, r.verdict_ab, r.verdict_ba, r.audit_flag, r.weight, r.replicas, r.split
 from rows r

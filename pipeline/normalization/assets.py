@@ -13,6 +13,7 @@ from dagster import (
 )
 
 from pipeline import warehouse
+from pipeline.config import load_config
 from pipeline.lib.normalize import normalize_day
 from pipeline.metadata import combine_versions, counts_table, table_version
 from pipeline.partitions import daily_partitions, window_days
@@ -59,9 +60,10 @@ def template_normalization(context: AssetExecutionContext):
     templates: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     versions: dict[str, list[str]] = {name: [] for name in VERSION_KEYS}
+    pii_policy = load_config()["privacy"]["pii_policy"]
     for day in window_days(context):
         with warehouse.connect() as con:
-            tables = normalize_day(con, day)
+            tables = normalize_day(con, day, pii_policy=pii_policy)
             for name, table in tables.items():
                 warehouse.replace_partition(con, name, table, day)
         for name, table in tables.items():
@@ -77,6 +79,7 @@ def template_normalization(context: AssetExecutionContext):
             "events_in": total,
             "events_normalized": rows["normalized_events"],
             "unknown_template_share": reasons["template_unknown"] / total if total else 0.0,
+            "pii_policy": pii_policy,
             "template_mix": MetadataValue.md(counts_table(dict(templates), "template")),
         },
     )

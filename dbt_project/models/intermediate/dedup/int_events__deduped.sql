@@ -71,6 +71,7 @@ canonical as (
         n.prompt_hash,
         n.template_id,
         n.template_version,
+        n.pii_kinds,
         n.edited_content,
         n.edited_hash,
         coalesce(c.cluster_id, n.prompt_hash) as cluster_id,
