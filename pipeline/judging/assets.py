@@ -27,7 +27,13 @@ from pipeline.transforms.assets import WAREHOUSE_POOL
 def judge_verdicts(context: AssetExecutionContext, judge: JudgeResource) -> MaterializeResult:
     config = load_config()
     with warehouse.connect() as con:
-        metrics = label_pairs(con, judge, accuracy_floor=float(config["judge"]["accuracy_floor"]))
+        metrics = label_pairs(
+            con,
+            judge,
+            accuracy_floor=float(config["judge"]["accuracy_floor"]),
+            max_train_pairs=int(config["judge"]["max_train_pairs"]),
+            max_audit_pairs=int(config["judge"]["max_audit_pairs"]),
+        )
         version = fingerprint(con, "select pair_id || coalesce(winner, '-') || coalesce(reason, '') from judge_verdicts")
     for line in metrics.get("notes", []):
         context.log.warning(line)

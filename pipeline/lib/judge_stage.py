@@ -37,20 +37,24 @@ class JudgeFactory(Protocol):
     def build(self, train_pairs: list[tuple[list[dict], str, str]]) -> Judge: ...
 
 
-def _human_pairs(con: duckdb.DuckDBPyConnection, split: str) -> list[tuple[list[dict], str, str]]:
+def _human_pairs(con: duckdb.DuckDBPyConnection, split: str, limit: int) -> list[tuple[list[dict], str, str]]:
+    """Human pairs of a split; past ``limit``, a deterministic sample (lowest pair ids, which
+    are content hashes, so the sample is spread evenly and stable across rebuilds)."""
     rows = con.execute(
         """
         select prompt_messages, a_content, b_content from int_pairs__candidates
         where not needs_judge and label_source like 'human_%' and split = ?
         order by pair_id
+        limit ?
         """,
-        [split],
+        [split, limit],
     ).fetchall()
     return [(orjson.loads(p), a, b) for p, a, b in rows]
 
 
-def label_pairs(con: duckdb.DuckDBPyConnection, factory: JudgeFactory, accuracy_floor: float) -> dict[str, Any]:
-    train, test = _human_pairs(con, "train"), _human_pairs(con, "test")
+def label_pairs(con: duckdb.DuckDBPyConnection, factory: JudgeFactory, accuracy_floor: float,
+                max_train_pairs: int = 20_000, max_audit_pairs: int = 5_000) -> dict[str, Any]:
+    train, test = _human_pairs(con, "train", max_train_pairs), _human_pairs(con, "test", max_audit_pairs)
     notes: list[str] = []
     metrics: dict[str, Any] = {"human_train_pairs": len(train), "human_test_pairs": len(test)}
     to_judge = con.execute(
@@ -58,9 +62,12 @@ def label_pairs(con: duckdb.DuckDBPyConnection, factory: JudgeFactory, accuracy_
         select pair_id, prompt_messages, a_content as response_a, b_content as response_b,
                case when needs_judge then null else 'a' end as human_winner, a_model, b_model
         from int_pairs__candidates
-        where needs_judge or (label_source like 'human_%' and split = 'test')
+        where needs_judge or pair_id in (
+            select pair_id from int_pairs__candidates
+            where label_source like 'human_%' and split = 'test' order by pair_id limit ?)
         order by pair_id
-        """
+        """,
+        [max_audit_pairs],
     ).to_arrow_table()
     metrics["pairs_needing_label"] = int(sum(1 for w in to_judge.column("human_winner").to_pylist() if w is None))
 
