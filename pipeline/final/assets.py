@@ -17,7 +17,7 @@ from pipeline import paths, warehouse
 from pipeline.config import load_config
 from pipeline.lib import manifest as manifest_lib
 from pipeline.lib.export import export_tables
-from pipeline.lib.publish import current_candidate, latest_version, publish, write_candidate
+from pipeline.lib.publish import current_candidate, latest_version, publish, read_manifest, write_candidate
 from pipeline.metadata import counts_table
 from pipeline.transforms.assets import WAREHOUSE_POOL
 
@@ -67,7 +67,10 @@ def preference_set_candidate(context: AssetExecutionContext) -> MaterializeResul
             "stats": manifest_lib.set_stats(con),
             "judge": manifest_lib.judge_metrics(con),
         }
-    card = manifest_lib.render_card(manifest)
+    parent = (
+        read_manifest(paths.datasets_dir(), manifest["parent_version"]) if manifest["parent_version"] else None
+    )
+    card = manifest_lib.render_card(manifest, parent)
     candidate = write_candidate(paths.staging_dir(), tables, config, manifest, card)
     stats = manifest["stats"]
     return MaterializeResult(

@@ -92,7 +92,23 @@ def judge_metrics(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return out
 
 
-def render_card(manifest: dict[str, Any]) -> str:
+def parent_summary(stats: dict[str, Any], parent: dict[str, Any] | None) -> str:
+    """How this version differs from its parent, in counts and mixes (details: prefline diff)."""
+    if not parent:
+        return "This is the first published version."
+    before, lines = parent["stats"], []
+    for split in ("train", "test"):
+        lines.append(f"- {split} pairs: {before['pairs'].get(split, 0):,} -> {stats['pairs'].get(split, 0):,}")
+    lines.append(f"- KTO rows: {sum(before['kto'].values()):,} -> {sum(stats['kto'].values()):,}")
+    for key, label in (("label_source_mix", "label sources"), ("category_mix", "categories")):
+        changed = sorted(set(before.get(key, {})) | set(stats.get(key, {})))
+        moves = [f"{k} {before.get(key, {}).get(k, 0)}->{stats.get(key, {}).get(k, 0)}" for k in changed
+                 if before.get(key, {}).get(k, 0) != stats.get(key, {}).get(k, 0)]
+        lines.append(f"- {label}: {', '.join(moves) or 'unchanged'}")
+    return "\n".join(lines) + f"\n\nRow-level changes with reasons: `prefline diff {parent['version_id']} {{{{VERSION_ID}}}}`."
+
+
+def render_card(manifest: dict[str, Any], parent: dict[str, Any] | None = None) -> str:
     stats, ledger = manifest["stats"], manifest["ledger"]
 
     def table(counts: dict[str, Any], label: str) -> str:
@@ -139,6 +155,10 @@ provenance columns); `kto.parquet` holds unpaired rows (`prompt`, `completion`, 
 - Parent version: {manifest.get("parent_version") or "none"}
 - Partitions: {", ".join(manifest["partitions"]) or "none"}
 - Code: {manifest["code"].get("git_commit") or "unknown"}
+
+## Changes since the parent version
+
+{parent_summary(stats, parent)}
 
 ## Contents
 
