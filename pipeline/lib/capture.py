@@ -2,7 +2,7 @@
 contract, and split them into events, responses and quarantine (Arrow tables).
 
 Reading is streamed: jsonl lines, CSV records and Parquet row batches go one at a time through
-the validator, and rows are turned into Arrow every `batch_rows` records (or ~256 MB of input),
+the validator, and rows are turned into Arrow every `batch_rows` records (or 64 MiB of input),
 so Python holds at most one batch of rows. `iter_capture_batches` hands those batches out for
 callers that write as they go; `capture_day` concatenates them.
 
@@ -22,8 +22,9 @@ What ends where:
 - A file that cannot be read at all (not Parquet, a Parquet schema without the contract's
   columns, not gzip) is one `file_unreadable` row at line 0. A gzip that ends early keeps the
   records before the break and quarantines the break as `file_truncated` at the next line; a
-  file that breaks later in another way (corrupt gzip or Parquet data, a CSV quote left open)
-  is `file_unreadable` at the line after the last one read.
+  file that breaks later in another way (corrupt gzip or Parquet data, a row the csv module
+  rejects) is `file_unreadable` at the line after the last one read. A CSV quote left open runs
+  to the end of the file as one record, quarantined with all that text.
 - Duplicate event ids are captured as they come; filtering judges redeliveries and conflicts.
 """
 
@@ -52,7 +53,7 @@ from pipeline.lib.events import (
 )
 
 BATCH_ROWS = 50_000
-BATCH_INPUT_BYTES = 256 << 20
+BATCH_INPUT_BYTES = 64 << 20
 MAX_RECORD_BYTES = 64 << 20
 PARQUET_BATCH_ROWS = 10_000
 KEPT_PREFIX_BYTES = 64 << 10
@@ -150,10 +151,6 @@ class CaptureResult:
     files: list[FileStats] = field(default_factory=list)
 
 
-def _record_id(day: str, rel: str, line: int) -> str:
-    return hashlib.md5(f"{day}|{rel}|{line}".encode(), usedforsecurity=False).hexdigest()
-
-
 def _verbatim(raw: Any) -> str:
     if isinstance(raw, bytes):
         return raw.rstrip(b"\r\n").decode("utf-8", errors="replace")
@@ -211,11 +208,13 @@ class _BatchBuilder:
 
 def _capture_items(items: Iterable[Item], day: str, rel: str, stats: FileStats, out: _BatchBuilder) -> Iterator[None]:
     """Validate one file's items into `out`; yields whenever the batch is full."""
+    md5 = hashlib.md5
+    id_prefix = f"{day}|{rel}|"
     for line, obj, raw, reason, detail in items:
-        record_id = _record_id(day, rel, line)
+        record_id = md5(f"{id_prefix}{line}".encode(), usedforsecurity=False).hexdigest()
         stats.records += 1
         out.rows += 1
-        if isinstance(raw, (bytes, str)):
+        if type(raw) is bytes or type(raw) is str:
             out.input_bytes += len(raw)
         if reason is None:
             try:
@@ -320,6 +319,7 @@ def _csv_items(path: Path, max_record_bytes: int) -> Iterator[Item]:
                 record_lines.append(text)
                 yield text
 
+    # The csv module caps a field at 128 KiB process-wide; a record may be as large as a jsonl line.
     csv.field_size_limit(max(csv.field_size_limit(), max_record_bytes))
     reader = csv.reader(physical_lines())
     row = 0
@@ -342,7 +342,8 @@ def _csv_items(path: Path, max_record_bytes: int) -> Iterator[Item]:
                 yield row, None, raw, "encoding_invalid", bad_utf8[0]
                 continue
             if len(values) > len(header):
-                yield row, None, raw, "schema:row", f"row has {len(values)} values, the header names {len(header)} columns"
+                detail = f"row has {len(values)} values, the header names {len(header)} columns"
+                yield row, None, raw, "schema:row", detail
                 continue
             try:
                 obj = {name: _csv_value(name, value) for name, value in zip(header, values) if value != ""}
@@ -351,7 +352,8 @@ def _csv_items(path: Path, max_record_bytes: int) -> Iterator[Item]:
                 continue
             yield row, obj, raw, None, None
     except csv.Error as exc:
-        yield row + 1, None, "".join(record_lines)[:KEPT_PREFIX_BYTES], "file_unreadable", f"CSV breaks after row {row}: {exc}"
+        kept = "".join(record_lines)[:KEPT_PREFIX_BYTES]
+        yield row + 1, None, kept, "file_unreadable", f"CSV breaks after row {row}: {exc}"
 
 
 def _parquet_items(path: Path) -> Iterator[Item]:

@@ -57,6 +57,7 @@ EVENT_COLUMNS = (
     "tags_json", "schema_version", "content_hash",
 )
 _LABEL_COLUMNS = EVENT_COLUMNS[8:14]
+_LABEL_SLOT = {name: i for i, name in enumerate(_LABEL_COLUMNS)}
 RESPONSE_COLUMNS = ("position", "response_id", "content", "model")
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
@@ -93,7 +94,7 @@ def _check_keys(obj: dict, allowed: frozenset, where: str, field: str) -> None:
 def _nonempty_str(value: Any, field: str) -> str:
     if type(value) is not str:
         raise _fail(field, f"must be a string, got {_type_name(value)}")
-    if not value.strip():
+    if not value or value.isspace():
         raise _fail(field, "must not be empty")
     return value
 
@@ -112,13 +113,14 @@ def parse_created_at(value: Any) -> datetime:
         return value.astimezone(timezone.utc)
     if type(value) is not str:
         raise _fail("created_at", f"must be an RFC 3339 string, got {_type_name(value)}")
-    text = value.strip()
-    if not _RFC3339.fullmatch(text):
+    if not _RFC3339.fullmatch(value):
         raise _fail("created_at", f"not an RFC 3339 timestamp with an offset: {value[:40]!r}")
+    if value[10] != "T" or value[-1] == "z":  # RFC 3339 allows t, z and a space; fromisoformat wants T
+        value = value.upper().replace(" ", "T")
     try:
-        return datetime.fromisoformat(text.upper().replace(" ", "T")).astimezone(timezone.utc)
+        return datetime.fromisoformat(value).astimezone(timezone.utc)
     except ValueError as exc:
-        raise _fail("created_at", f"not a valid date or time: {value[:40]!r} ({exc})") from None
+        raise _fail("created_at", f"not a valid date or time: {value!r} ({exc})") from None
 
 
 def _prompt(value: Any) -> dict:
@@ -162,8 +164,10 @@ def _responses(value: Any, event_type: str) -> tuple[list[dict], list[tuple], se
     for i, r in enumerate(value):
         if type(r) is not dict:
             raise _fail("responses", f"response {i} is not an object")
-        r = _without_nulls(r)
-        _check_keys(r, RESPONSE_KEYS, f"response {i}", "responses")
+        if None in r.values():
+            r = _without_nulls(r)
+        if not RESPONSE_KEYS.issuperset(r):
+            _check_keys(r, RESPONSE_KEYS, f"response {i}", "responses")
         rid, content, model = r.get("response_id"), r.get("content"), r.get("model")
         if type(rid) is not str or not rid:
             raise _fail("responses", f"response {i} needs a non-empty string response_id")
@@ -172,7 +176,8 @@ def _responses(value: Any, event_type: str) -> tuple[list[dict], list[tuple], se
         seen.add(rid)
         if type(content) is not str:
             raise _fail("responses", f"response {rid!r} content must be a string, got {_type_name(content)}")
-        _optional_str(model, "responses", f"response {rid!r} model")
+        if model is not None and type(model) is not str:
+            _optional_str(model, "responses", f"response {rid!r} model")
         responses.append(r)
         rows.append((i, rid, content, model))
     return responses, rows, seen
@@ -250,18 +255,15 @@ def _tags(value: Any) -> dict[str, str] | None:
     return value
 
 
-def _schema_version(value: Any) -> None:
-    if value is not None and (type(value) is not int or value != SCHEMA_VERSION):
-        raise _fail("schema_version", f"only schema version {SCHEMA_VERSION} is supported, got {value!r}")
-
-
 def validate_values(obj: Any) -> tuple[tuple, list[tuple]]:
     """validate_record for batch readers: the events row as a tuple in EVENT_COLUMNS order and
     the responses as (position, response_id, content, model) tuples."""
     if type(obj) is not dict:
         raise ContractError("record_not_object", f"a record must be a JSON object, got {_type_name(obj)}")
     # A newer schema fails every other rule in confusing ways: name the version first.
-    _schema_version(obj.get("schema_version"))
+    version = obj.get("schema_version")
+    if version is not None and (type(version) is not int or version != SCHEMA_VERSION):
+        raise _fail("schema_version", f"only schema version {SCHEMA_VERSION} is supported, got {version!r}")
     for field in REQUIRED_FIELDS:
         if obj.get(field) is None:
             raise _fail(field, "required field is missing")
@@ -288,6 +290,7 @@ def validate_values(obj: Any) -> tuple[tuple, list[tuple]]:
     prompt_json = orjson.dumps(prompt, option=_SORTED)
     label_json = orjson.dumps(label, option=_SORTED)
     tags_json = orjson.dumps(tags, option=_SORTED) if tags is not None else None
+    # Columns keep decoded copies: orjson's bytes carry kilobytes of spare capacity each.
     # The record as the contract sees it; the already-canonical parts go in as fragments.
     normalized = {
         "event_id": event_id, "event_type": event_type, "created_at": created_at, "source": source,
@@ -301,7 +304,7 @@ def validate_values(obj: Any) -> tuple[tuple, list[tuple]]:
     if tags_json is not None:
         normalized["tags"] = orjson.Fragment(tags_json)
     label_values = [None] * len(_LABEL_COLUMNS)
-    label_values[_LABEL_COLUMNS.index(label_column[0])] = label_column[1]
+    label_values[_LABEL_SLOT[label_column[0]]] = label_column[1]
     values = (
         event_id, event_type, created_at, source, user_id, consent, prompt_json.decode(), label_json.decode(),
         *label_values,
@@ -322,4 +325,4 @@ def validate_record(obj: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Validate one decoded record: (events row keyed by EVENT_COLUMNS, responses rows with
     position, response_id, content, model), or raise ContractError."""
     values, response_rows = validate_values(obj)
-    return dict(zip(EVENT_COLUMNS, values)), [dict(zip(RESPONSE_COLUMNS, row)) for row in response_rows]
+    return dict(zip(EVENT_COLUMNS, values)), [dict(zip(RESPONSE_COLUMNS, r)) for r in response_rows]
