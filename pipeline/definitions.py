@@ -14,7 +14,7 @@ from pipeline.judging import checks as judging_checks
 from pipeline.judging.resources import JudgeResource
 from pipeline.normalization import assets as normalization_assets
 from pipeline.normalization import checks as normalization_checks
-from pipeline.schedules import build_job, nightly_build
+from pipeline.schedules import build_job, new_landing_day, nightly_build
 from pipeline.transforms import assets as transform_assets
 
 defs = Definitions(
@@ -26,6 +26,7 @@ defs = Definitions(
     ),
     jobs=[build_job],
     schedules=[nightly_build],
+    sensors=[new_landing_day],
     resources={
         "dbt": transform_assets.dbt_resource(),
         "judge": JudgeResource.from_config(load_config()),

@@ -55,3 +55,22 @@ def test_stages_are_groups_in_design_order():
     assert AssetKey("judge_verdicts") in ups and AssetKey("int_pairs__candidates") in ups
     dedup_ups = AssetSelection.assets(AssetKey("int_events__deduped")).upstream().resolve(graph)
     assert AssetKey("normalized_events") in dedup_ups
+
+
+def test_nightly_schedule_builds_yesterday_and_the_sensor_requests_new_days(tmp_path, monkeypatch):
+    from datetime import datetime, timezone
+
+    from dagster import build_schedule_context, build_sensor_context
+
+    from pipeline.schedules import new_landing_day, nightly_build
+
+    request = nightly_build(build_schedule_context(scheduled_execution_time=datetime(2026, 11, 24, 2, tzinfo=timezone.utc)))
+    assert request.partition_key == "2026-11-23"
+
+    monkeypatch.setenv("PREFLINE_HOME", str(tmp_path))
+    (tmp_path / "landing" / "2026-11-20").mkdir(parents=True)
+    (tmp_path / "landing" / "notes").mkdir()
+    first = new_landing_day(build_sensor_context(cursor=None))
+    assert [r.partition_key for r in first] == ["2026-11-20"]
+    again = new_landing_day(build_sensor_context(cursor="2026-11-20"))
+    assert "no new day" in again.skip_message
