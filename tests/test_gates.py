@@ -80,3 +80,14 @@ def test_ai_label_share_over_the_cap_blocks(thresholds):
     results = compute_gates(_warehouse(_pairs(60) + _pairs(40, source="ai_judge")), thresholds, None)
     gate = _gate(results, "ai_label_share")
     assert gate.observed == pytest.approx(0.4) and not gate.passed
+
+
+def test_judge_gates_bite_only_when_ai_labels_are_published(thresholds):
+    con = _warehouse(_pairs(50) + _pairs(10, source="ai_judge"))
+    con.execute("create table judge_metrics (metric varchar, value varchar)")
+    con.execute("insert into judge_metrics values ('position_consistency', '0.4'), ('judge_human_agreement', '0.8')")
+    results = compute_gates(con, thresholds, None)
+    assert not _gate(results, "judge_position_consistency").passed
+    assert _gate(results, "judge_human_agreement").passed
+    human_only = compute_gates(_warehouse(_pairs(50)), thresholds, None)
+    assert _gate(human_only, "judge_position_consistency").passed

@@ -127,6 +127,36 @@ def conservation(context: AssetCheckExecutionContext) -> AssetCheckResult:
 
 
 
+@asset_check(
+    asset=preference_set_candidate,
+    blocking=True,
+    description=(
+        "Privacy: no published pair or KTO row is built from an event without consent_training: true "
+        "or from a user with a deletion request."
+    ),
+)
+def consent_and_deletions(context: AssetCheckExecutionContext) -> AssetCheckResult:
+    candidate = current_candidate(paths.staging_dir())
+    lineage = str(candidate.path / "lineage.parquet")
+    with warehouse.connect(read_only=True) as con:
+        no_consent, deleted = con.execute(
+            f"""
+            select count(*) filter (where e.consent_training is distinct from true),
+                   count(*) filter (where e.user_id in (select user_id from deletion_requests))
+            from read_parquet('{lineage}') l join raw_feedback_events e on e.record_id = l.record_id
+            """
+        ).fetchone()
+    passed = no_consent == 0 and deleted == 0
+    summary = (f"consent_and_deletions: {no_consent} published lineage rows without consent, {deleted} from "
+               f"deleted users" + ("" if passed else " — BLOCKED"))
+    return AssetCheckResult(
+        passed=passed,
+        severity=AssetCheckSeverity.ERROR,
+        description=summary,
+        metadata={"without_consent": int(no_consent), "from_deleted_users": int(deleted), "summary": summary},
+    )
+
+
 GATE_DESCRIPTIONS = {
     "day_survival_share": "Every day: share of captured records that reach a published row (a consent or filter collapse).",
     "day_survival_vs_trailing": "Every day's survival share vs the median day: a bad day is not diluted by the window.",
@@ -140,6 +170,8 @@ GATE_DESCRIPTIONS = {
     "length_ratio": "Length bias: geometric mean of len(chosen) / len(rejected) (robust to a few extreme pairs).",
     "eval_overlap_share": "Share of events dropped as eval-set contamination (a benchmark-prompt flood).",
     "train_test_leakage": "No near-duplicate cluster has rows in both train and test.",
+    "judge_position_consistency": "When AI labels are used: share of judged pairs with the same verdict in both orders.",
+    "judge_human_agreement": "When AI labels are used: judge agreement with human labels on held-out human pairs.",
 }
 
 
@@ -173,4 +205,4 @@ def distribution_gates(context: AssetCheckExecutionContext):
         )
 
 
-CANDIDATE_CHECKS = [candidate_suite, conservation, distribution_gates]
+CANDIDATE_CHECKS = [candidate_suite, conservation, consent_and_deletions, distribution_gates]

@@ -54,6 +54,8 @@ GATE_NAMES = (
     "length_ratio",
     "eval_overlap_share",
     "train_test_leakage",
+    "judge_position_consistency",
+    "judge_human_agreement",
 )
 
 
@@ -167,11 +169,43 @@ def compute_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any], pr
     results.append(GateResult("train_test_leakage", float(leak), float(thresholds["train_test_leakage_max"]),
                               detail="near-duplicate clusters with rows in both train and test"))
 
+    results.extend(_judge_gates(con, thresholds))
+
     accepted = {a["gate"]: a.get("reason") or "accepted without a reason" for a in thresholds.get("accept") or []}
     for r in results:
         if not r.within and r.name in accepted:
             r.accepted = accepted[r.name]
     return results
+
+
+def _judge_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any]) -> list[GateResult]:
+    """Judge quality gates bite only when AI labels reach the candidate: a judge that labels
+    nothing (below its accuracy floor, or no pair needed a label) has nothing to block."""
+    ai_pairs = con.execute(
+        "select count(*) from fct_preference_pairs where replica_index = 0 and label_source = 'ai_judge'"
+    ).fetchone()[0]
+    try:
+        metrics = dict(con.execute("select metric, value from judge_metrics").fetchall())
+    except duckdb.CatalogException:
+        metrics = {}
+
+    def value(key: str) -> float | None:
+        raw = metrics.get(key)
+        return None if raw in (None, "null") else float(raw)
+
+    out = []
+    for name, key, threshold in (
+        ("judge_position_consistency", "position_consistency", thresholds["judge_position_consistency_min"]),
+        ("judge_human_agreement", "judge_human_agreement", thresholds["judge_human_agreement_min"]),
+    ):
+        observed = value(key)
+        if ai_pairs == 0 or observed is None:
+            out.append(GateResult(name, float(threshold), float(threshold), upper=False,
+                                  detail=f"no AI-labeled pairs in the candidate ({ai_pairs}); nothing to gate"))
+        else:
+            out.append(GateResult(name, observed, float(threshold), upper=False,
+                                  detail=f"{ai_pairs} AI-labeled pairs in the candidate"))
+    return out
 
 
 # A day slice needs this many pairs before its share means anything.
