@@ -16,13 +16,14 @@ from pipeline.normalization import assets as normalization_assets
 from pipeline.normalization import checks as normalization_checks
 from pipeline.schedules import build_job, new_landing_day, nightly_build
 from pipeline.transforms import assets as transform_assets
+from pipeline.transforms import checks as transform_checks
 
 defs = Definitions(
     assets=load_assets_from_modules(
         [capture_assets, transform_assets, normalization_assets, dedup_assets, judging_assets, final_assets]
     ),
     asset_checks=load_asset_checks_from_modules(
-        [capture_checks, normalization_checks, dedup_checks, judging_checks, final_checks]
+        [capture_checks, transform_checks, normalization_checks, dedup_checks, judging_checks, final_checks]
     ),
     jobs=[build_job],
     schedules=[nightly_build],

@@ -128,25 +128,47 @@ all_links as (
     union all select * from rating_pairs
     union all select * from thumbs_pairs
     union all select * from regenerations
+),
+
+keyed as (
+    select
+        {{ dbt.hash("l.pair_rule || '|' || e.prompt_hash || '|' || l.a_hash || '|' || l.b_hash") }} as pair_id,
+        l.record_id,
+        e.event_id,
+        l.pair_rule,
+        l.label_source,
+        l.needs_judge,
+        e.prompt_hash,
+        e.cluster_id,
+        l.a_content,
+        l.a_hash,
+        l.a_model,
+        l.b_content,
+        l.b_hash,
+        l.b_model
+    from all_links l
+    inner join events e on e.record_id = l.record_id
+    where l.a_hash <> l.b_hash
+      and l.a_content <> ''
+      and l.b_content <> ''
 )
 
+{#- One row per (pair, record): two ratings can build one pair through the same record, and
+    the same text can come from different models; the model named is then the smallest. -#}
 select
-    {{ dbt.hash("l.pair_rule || '|' || e.prompt_hash || '|' || l.a_hash || '|' || l.b_hash") }} as pair_id,
-    l.record_id,
-    e.event_id,
-    l.pair_rule,
-    l.label_source,
-    l.needs_judge,
-    e.prompt_hash,
-    e.cluster_id,
-    l.a_content,
-    l.a_hash,
-    l.a_model,
-    l.b_content,
-    l.b_hash,
-    l.b_model
-from all_links l
-inner join events e on e.record_id = l.record_id
-where l.a_hash <> l.b_hash
-  and l.a_content <> ''
-  and l.b_content <> ''
+    pair_id,
+    record_id,
+    min(event_id) as event_id,
+    min(pair_rule) as pair_rule,
+    min(label_source) as label_source,
+    {{ dbt.bool_or('needs_judge') }} as needs_judge,
+    min(prompt_hash) as prompt_hash,
+    min(cluster_id) as cluster_id,
+    min(a_content) as a_content,
+    min(a_hash) as a_hash,
+    min(a_model) as a_model,
+    min(b_content) as b_content,
+    min(b_hash) as b_hash,
+    min(b_model) as b_model
+from keyed
+group by pair_id, record_id
