@@ -1,6 +1,6 @@
 """prefline's Dagster code location."""
 
-from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules
+from dagster import Definitions, in_process_executor, load_asset_checks_from_modules, load_assets_from_modules
 
 from pipeline.capture import assets as capture_assets
 from pipeline.capture import checks as capture_checks
@@ -26,6 +26,8 @@ defs = Definitions(
         [capture_checks, transform_checks, normalization_checks, dedup_checks, judging_checks, final_checks]
     ),
     jobs=[build_job],
+    # One machine, one DuckDB writer: steps run in the run's own process, in graph order.
+    executor=in_process_executor,
     schedules=[nightly_build],
     sensors=[new_landing_day],
     resources={

@@ -89,6 +89,24 @@ def daily_selection():
     return keys + [AssetKey("deletion_requests")]
 
 
+def release_interrupted_runs(instance) -> list[str]:
+    """Runs this CLI started whose process is gone (killed mid-build) still hold the
+    warehouse pool slot and would block every later build. Under the build lock no other CLI
+    build is alive, so each such run is marked failed and its slot freed."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    stale = instance.get_runs(
+        filters=RunsFilter(
+            statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.NOT_STARTED],
+            tags={"prefline/trigger": "cli"},
+        )
+    )
+    for run in stale:
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        instance.report_run_failed(run, message="interrupted: the build process ended mid-run; freed its warehouse slot")
+    return [run.run_id for run in stale]
+
+
 def consecutive_ranges(days: list[str]) -> list[tuple[str, str]]:
     """Group sorted days into runs of consecutive days: each becomes one single-run backfill."""
     from datetime import date, timedelta
@@ -116,6 +134,7 @@ def run_build(days: list[str]) -> BuildOutcome:
     outcome = BuildOutcome(success=True)
     ranges = consecutive_ranges(days)
     with build_lock(), DagsterInstance.get() as instance:
+        release_interrupted_runs(instance)
         for i, (start, end) in enumerate(ranges):
             last = i == len(ranges) - 1
             tags = {"prefline/trigger": "cli"}

@@ -3,9 +3,9 @@ run `prefline build`."""
 
 from __future__ import annotations
 
-import gc
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -134,11 +134,14 @@ def test_rebuild_gives_the_same_version_and_bytes(built):
     assert {p.name: p.read_bytes() for p in vdir.iterdir()} == before
 
 
-def test_dagster_cli_validates_and_materializes_a_partition(built):
-    home, outcome = built
-    gc.collect()  # release any warehouse handle an earlier in-process run left to the collector
+def test_dagster_cli_validates_and_materializes_a_partition(built, tmp_path):
+    # A copy of the built home, so the CLI's process owns its warehouse outright.
+    home = tmp_path / "home"
+    shutil.copytree(built[0], home)
+    outcome = built[1]
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PREFLINE_HOME": str(home),
+           "DAGSTER_HOME": str(home / "dagster")}
     validate = subprocess.run([str(bin_dir / "dagster"), "definitions", "validate", "-m", "pipeline.definitions"],
                               capture_output=True, text=True, env=env, timeout=300)
     assert validate.returncode == 0, validate.stderr[-2000:]
