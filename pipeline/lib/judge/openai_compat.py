@@ -39,7 +39,7 @@ def parse_verdict(text: str) -> str | None:
             value = str(obj.get("winner") or obj.get("verdict") or obj.get("choice") or "").strip().lower()
             return {"a": "a", "b": "b", "tie": "tie", "response a": "a", "response b": "b"}.get(value)
     except ValueError:
-        pass
+        pass  # not JSON: read it as text below
     for pattern in (_BRACKET, _PHRASE, _LEADING):
         found = {m.group(1).lower() for m in pattern.finditer(stripped)}
         if len(found) == 1:
