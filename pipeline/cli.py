@@ -84,6 +84,15 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 1
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from pipeline.lib.importers import import_file
+
+    consent = True if args.consent_training else False if args.no_consent_training else None
+    summary = import_file(args.format, Path(args.path), paths.landing_dir(), args.date, consent=consent)
+    print(summary.render())
+    return 0 if summary.events_written else 1
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from pipeline.lib.capture import capture_file
 
@@ -266,6 +275,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("versions", help="published versions, newest first, with counts and parents")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_versions)
+
+    from pipeline.lib.importers import FORMAT_HELP
+
+    p = sub.add_parser(
+        "import",
+        help="convert a file from a feedback tool into contract events in the landing folder",
+        epilog="formats:\n" + "\n".join(f"  {k:<14} {v}" for k, v in FORMAT_HELP.items())
+        + "\n\nexample:\n  prefline import arena battles.jsonl --date 2026-11-03",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("format", choices=sorted(FORMAT_HELP))
+    p.add_argument("path")
+    p.add_argument("--date", required=True, help="landing day to write into (YYYY-MM-DD)")
+    consent = p.add_mutually_exclusive_group()
+    consent.add_argument("--consent-training", action="store_true", help="mark every imported event as consented")
+    consent.add_argument("--no-consent-training", action="store_true", help="mark every imported event as not consented")
+    p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser(
         "validate",

@@ -39,6 +39,10 @@ EVENTS = [
     ev("tie-b", "rating", q("Say hi."), ["Hi, how can I help?"], {"score": 4}),
     ev("same-hi", "rating", q("Say bye."), ["Goodbye."], {"score": 5}),
     ev("same-lo", "rating", q("Say bye."), ["Goodbye."], {"score": 1}),
+    ev("ai-hi", "rating", q("Name a color."), ["Teal is a color."], {"score": 5},
+       annotator={"kind": "ai", "id": "gpt-4", "saw_model_draft": False}),
+    ev("ai-lo", "rating", q("Name a color."), ["Seven."], {"score": 1},
+       annotator={"kind": "ai", "id": "gpt-4", "saw_model_draft": False}),
     ev("edit-1", "edit", q("Fix: teh cat"), ["teh cat"], {"edited_content": "the cat"}),
     ev("up-1", "thumbs", q("Is water wet?"), ["It depends on the definition."], {"value": "up"}),
     ev("down-1", "thumbs", q("Is water wet?"), ["No idea, sorry about that."], {"value": "down"}),
@@ -102,6 +106,11 @@ def test_equal_ratings_and_equal_contents_never_pair(build):
     by_prompt = {(k["prompt"][-1]["content"], k["completion"][0]["content"], k["label"]) for k in kto}
     assert {("Say hi.", "Hello there!", True), ("Say hi.", "Hi, how can I help?", True),
             ("Say bye.", "Goodbye.", True), ("Say bye.", "Goodbye.", False)} <= by_prompt
+
+
+def test_ratings_from_an_ai_annotator_never_pass_as_human(build):
+    rows, _, _ = build
+    assert _pairs_for(rows, "Name a color.") == [("Teal is a color.", "Seven.", "ai_annotator")]
 
 
 def test_edit_and_thumbs_pairs(build):

@@ -44,7 +44,7 @@ select
     completion_hash,
     completion_model,
     desirable,
-    'human_' || event_type as label_source,
+    case when annotator_kind = 'ai' then 'ai_annotator' else 'human_' || event_type end as label_source,
     category,
     template_id,
     policy_version,

@@ -55,7 +55,7 @@ edits as (
     select
         e.record_id,
         'edit' as pair_rule,
-        'human_edit' as label_source,
+        case when e.annotator_kind = 'ai' then 'ai_annotator' else 'human_edit' end as label_source,
         false as needs_judge,
         e.edited_content as a_content, e.edited_hash as a_hash, 'human_edit' as a_model,
         r.content as b_content, r.response_hash as b_hash, r.model as b_model
@@ -69,7 +69,8 @@ edits as (
     ('thumbs', "case e.label_thumb when 'up' then 1 else 0 end", 1),
 ] %}
 {{ kind }}_scored as (
-    select e.record_id, e.prompt_hash, {{ score_expr }} as score, r.content, r.response_hash, r.model
+    select e.record_id, e.prompt_hash, {{ score_expr }} as score, r.content, r.response_hash, r.model,
+           e.annotator_kind
     from events e
     inner join event_responses r on r.record_id = e.record_id and r.position = 0
     where e.event_type = '{{ kind }}'
@@ -79,6 +80,9 @@ edits as (
     select
         hi.record_id as hi_record_id,
         lo.record_id as lo_record_id,
+        {#- a pair is AI-labeled when either judgement came from an AI annotator -#}
+        case when hi.annotator_kind = 'ai' or lo.annotator_kind = 'ai' then 'ai_annotator'
+             else 'human_{{ kind }}' end as pair_label_source,
         hi.content as a_content, hi.response_hash as a_hash, hi.model as a_model,
         lo.content as b_content, lo.response_hash as b_hash, lo.model as b_model,
         dense_rank() over (
@@ -97,7 +101,7 @@ edits as (
     select
         {{ side }}_record_id as record_id,
         '{{ kind }}_gap' as pair_rule,
-        'human_{{ kind }}' as label_source,
+        pair_label_source as label_source,
         false as needs_judge,
         a_content, a_hash, a_model, b_content, b_hash, b_model
     from {{ kind }}_ranked
@@ -111,7 +115,7 @@ regenerations as (
     select
         e.record_id,
         'regenerate' as pair_rule,
-        'human_regenerate' as label_source,
+        case when e.annotator_kind = 'ai' then 'ai_annotator' else 'human_regenerate' end as label_source,
         false as needs_judge,
         k.content as a_content, k.response_hash as a_hash, k.model as a_model,
         d.content as b_content, d.response_hash as b_hash, d.model as b_model
