@@ -13,8 +13,9 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from pipeline import paths
 from pipeline.config import load_config
-from pipeline.partitions import daily_partitions
+from pipeline.partitions import daily_partitions, window_bounds
 from pipeline.transforms.project import dbt_project
+from pipeline.transforms.runner import dbt_build
 from pipeline.transforms.translator import StageTranslator
 from pipeline.transforms.vars import dbt_vars
 
@@ -33,9 +34,17 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource, partitioned: boo
     config = load_config()
     os.environ["PREFLINE_HOME"] = str(paths.home())
     os.environ["PREFLINE_DUCKDB_MEMORY_LIMIT"] = str(config["warehouse"]["memory_limit"])
-    window = context.partition_time_window if partitioned else None
-    args = ["build", "--vars", json.dumps(dbt_vars(config, window), sort_keys=True)]
-    yield from dbt.cli(args, context=context).stream()
+    if partitioned:
+        bounds = window_bounds(context)
+    else:
+        # The window models ignore the partition window, but handing them the same vars as the
+        # run's daily models lets dbt reuse its parse instead of re-parsing the whole project.
+        tags = context.run.tags
+        start = tags.get("dagster/asset_partition_range_start") or tags.get("dagster/partition")
+        end = tags.get("dagster/asset_partition_range_end") or start
+        bounds = (start, end) if start else None
+    args = ["build", "--vars", json.dumps(dbt_vars(config, bounds), sort_keys=True)]
+    yield from dbt_build(context, dbt, args, StageTranslator())
 
 
 @dbt_assets(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from dagster import TimeWindow
 
-
-def dbt_vars(config: dict[str, Any], window: TimeWindow | None = None) -> dict[str, Any]:
+def dbt_vars(config: dict[str, Any], bounds: tuple[str, str] | None = None) -> dict[str, Any]:
+    """``bounds``: the first and last day (inclusive) of the partition window, if any."""
     filtering, pairs = config["filtering"], config["pairs"]
     split, upsampling = config["split"], config["upsampling"]
     out: dict[str, Any] = {
@@ -17,6 +15,7 @@ def dbt_vars(config: dict[str, Any], window: TimeWindow | None = None) -> dict[s
         "languages": list(filtering.get("languages") or []),
         "rating_min_gap": pairs["rating_min_gap"],
         "max_pairs_per_prompt": pairs["max_pairs_per_prompt"],
+        "max_pairs_per_cluster": pairs["max_pairs_per_cluster"],
         "kto_desirable_min_score": pairs["kto_desirable_min_score"],
         "kto_undesirable_max_score": pairs["kto_undesirable_max_score"],
         "include_regenerate": bool(pairs["include_regenerate"]),
@@ -26,8 +25,6 @@ def dbt_vars(config: dict[str, Any], window: TimeWindow | None = None) -> dict[s
         "max_weight": upsampling["max_weight"],
         "category_targets": dict(upsampling.get("category_targets") or {}),
     }
-    if window is not None:
-        # A TimeWindow's end is exclusive; the SQL window names whole days, inclusive.
-        out["partition_start"] = window.start.strftime("%Y-%m-%d")
-        out["partition_end"] = (window.end - timedelta(microseconds=1)).strftime("%Y-%m-%d")
+    if bounds is not None:
+        out["partition_start"], out["partition_end"] = bounds
     return out
