@@ -54,7 +54,14 @@ EVENTS = [
        ["Rome.", "Milan, likely."], {"preferred": "r0"}),
     ev("plain-copy", "pairwise", {"text": "Capital of Italy?", "template": "plain"},
        ["Rome.", "Milan, likely."], {"preferred": "r0"}),
+] + [
+    # Five distinct labeled pairs on one prompt, over the cluster cap of 3 set below.
+    ev(f"haiku-{i}", "pairwise", q("Write a haiku about rain."),
+       [f"Rain haiku draft {i}: soft drops on the roof.", f"Rain is wet ({i})."], {"preferred": "r0"},
+       created_at=f"{DAY}T10:0{i}:00Z")
+    for i in range(5)
 ]
+CLUSTER_CAP = 3
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +69,7 @@ def build(tmp_path_factory):
     home = tmp_path_factory.mktemp("pairs") / "home"
     (home / "landing" / DAY).mkdir(parents=True)
     (home / "landing" / DAY / "events.jsonl").write_text("\n".join(json.dumps(e) for e in EVENTS) + "\n")
+    (home / "prefline.yaml").write_text(f"pairs:\n  max_pairs_per_cluster: {CLUSTER_CAP}\n")
     saved = {k: os.environ.get(k) for k in ("PREFLINE_HOME", "DAGSTER_HOME")}
     os.environ["PREFLINE_HOME"], os.environ["DAGSTER_HOME"] = str(home), str(home / "dagster")
     try:
@@ -134,3 +142,13 @@ def test_the_same_feedback_in_two_chat_formats_collapses_to_one_pair(build):
     assert len(dropped) == 1 and rejected[dropped[0]]["reason"] == "duplicate_exact"
     kept = ({"chatml-copy", "plain-copy"} - set(dropped)).pop()
     assert kept in rejected[dropped[0]]["detail"]
+
+
+def test_a_cluster_keeps_its_first_pairs_up_to_the_cap_and_drops_the_rest_as_near_duplicates(build):
+    rows, _, rejected = build
+    kept = sorted(c for c, _, _ in _pairs_for(rows, "Write a haiku about rain."))
+    assert kept == [f"Rain haiku draft {i}: soft drops on the roof." for i in range(CLUSTER_CAP)]
+    for i in range(CLUSTER_CAP, 5):
+        drop = rejected[f"haiku-{i}"]
+        assert (drop["stage"], drop["reason"]) == ("dedup", "duplicate_near")
+        assert "has 5 pairs" in drop["detail"] and f"cap of {CLUSTER_CAP}" in drop["detail"]

@@ -62,7 +62,7 @@ def label_pairs(con: duckdb.DuckDBPyConnection, factory: JudgeFactory, accuracy_
         select pair_id, prompt_messages, a_content as response_a, b_content as response_b,
                case when needs_judge then null else 'a' end as human_winner, a_model, b_model
         from int_pairs__candidates
-        where needs_judge or pair_id in (
+        where (needs_judge and not capped) or pair_id in (
             select pair_id from int_pairs__candidates
             where label_source like 'human_%' and split = 'test' order by pair_id limit ?)
         order by pair_id

@@ -1,6 +1,7 @@
 {#- Human pairs pass through with their label; pairs nobody labeled take the judge's
     verdict when it is consistent in both orders, and are dropped with the judge's reason
-    otherwise. An AI label is always marked ai_judge with its judge id. -#}
+    otherwise. An AI label is always marked ai_judge with its judge id. Pairs over their
+    near-duplicate cluster's cap are dropped as duplicate_near (and never sent to the judge). -#}
 
 with candidates as (
     select * from {{ ref('int_pairs__candidates') }}
@@ -25,6 +26,7 @@ labeled as (
             when v.winner in ('a', 'b') then v.winner
         end as chosen_side,
         case
+            when c.capped then 'duplicate_near'
             when not c.needs_judge then null
             when v.pair_id is null then 'judge_missing'
             when v.winner = 'tie' then 'judge_tie'
@@ -57,6 +59,8 @@ select
     n_source_events,
     partition_date,
     split,
+    rank_in_cluster,
+    pairs_in_cluster,
     judge_id,
     judge_version,
     verdict_ab,
@@ -66,6 +70,8 @@ select
     reason is null as kept,
     reason,
     case
+        when reason = 'duplicate_near' then 'near-duplicate cluster ' || cluster_id || ' has ' || cast(pairs_in_cluster as {{ dbt.type_string() }})
+            || ' pairs; this one ranks ' || cast(rank_in_cluster as {{ dbt.type_string() }}) || ' over the cap of {{ var('max_pairs_per_cluster') }}'
         when reason = 'judge_missing' then 'no verdict recorded for this pair'
         when reason is not null then 'judge ' || coalesce(judge_id, '?') || ': ' || coalesce(verdict_ab, 'none') || ' / ' || coalesce(verdict_ba, 'none')
     end as detail

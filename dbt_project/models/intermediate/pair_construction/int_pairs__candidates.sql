@@ -1,6 +1,8 @@
 {#- One row per candidate pair. Prompt, category, template and policy come from the pair's
     earliest source event; the split follows the prompt's near-duplicate cluster so that a
-    cluster never straddles train and test. -#}
+    cluster never straddles train and test. Every distinct pair is kept, up to
+    max_pairs_per_cluster per cluster (0: no cap): human labels first, then the earliest;
+    the rest are capped and leave at labeling as duplicate_near. -#}
 
 with links as (
     select * from {{ ref('int_pairs__links') }}
@@ -23,38 +25,58 @@ ranked as (
         e.annotator_saw_model_draft,
         e.partition_date,
         row_number() over (partition by l.pair_id order by e.created_at, e.event_id, e.record_id) as source_rank,
+        min(e.created_at) over (partition by l.pair_id) as first_seen_at,
         count(*) over (partition by l.pair_id) as n_source_events,
         max(case when e.annotator_saw_model_draft then 1 else 0 end) over (partition by l.pair_id) as any_saw_draft
     from links l
     inner join events e on e.record_id = l.record_id
+),
+
+pairs as (
+    select
+        pair_id,
+        pair_rule,
+        label_source,
+        needs_judge,
+        prompt_hash,
+        cluster_id,
+        prompt_messages,
+        a_content,
+        a_hash,
+        a_model,
+        b_content,
+        b_hash,
+        b_model,
+        category,
+        template_id,
+        template_version,
+        policy_version,
+        annotator_kind,
+        any_saw_draft = 1 as annotator_saw_model_draft,
+        n_source_events,
+        partition_date,
+        first_seen_at,
+        case
+            when {{ hash_bucket("'" ~ var('split_salt') ~ "|' || cluster_id", 10000) }}
+                 < {{ (var('test_fraction') * 10000) | int }}
+            then 'test' else 'train'
+        end as split
+    from ranked
+    where source_rank = 1
+),
+
+in_cluster as (
+    select
+        pairs.*,
+        row_number() over (
+            partition by cluster_id
+            order by needs_judge, label_source not like 'human_%', first_seen_at, pair_id
+        ) as rank_in_cluster,
+        count(*) over (partition by cluster_id) as pairs_in_cluster
+    from pairs
 )
 
 select
-    pair_id,
-    pair_rule,
-    label_source,
-    needs_judge,
-    prompt_hash,
-    cluster_id,
-    prompt_messages,
-    a_content,
-    a_hash,
-    a_model,
-    b_content,
-    b_hash,
-    b_model,
-    category,
-    template_id,
-    template_version,
-    policy_version,
-    annotator_kind,
-    any_saw_draft = 1 as annotator_saw_model_draft,
-    n_source_events,
-    partition_date,
-    case
-        when {{ hash_bucket("'" ~ var('split_salt') ~ "|' || cluster_id", 10000) }}
-             < {{ (var('test_fraction') * 10000) | int }}
-        then 'test' else 'train'
-    end as split
-from ranked
-where source_rank = 1
+    * exclude (first_seen_at),
+    {{ var('max_pairs_per_cluster') }} > 0 and rank_in_cluster > {{ var('max_pairs_per_cluster') }} as capped
+from in_cluster

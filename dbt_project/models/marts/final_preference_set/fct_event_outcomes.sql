@@ -39,9 +39,10 @@ paired_records as (
     select record_id from {{ ref('int_pairs__event_outcomes') }} where outcome = 'pair'
 ),
 
-{#- A paired record whose pairs were all dropped at labeling takes the reason of its first pair. -#}
+{#- A paired record whose pairs were all dropped at labeling takes the reason of its first pair;
+    a pair over its near-duplicate cluster's cap is a dedup decision. -#}
 label_drops as (
-    select record_id, 'judge_labeling' as stage, reason, detail
+    select record_id, case when reason = 'duplicate_near' then 'dedup' else 'judge_labeling' end as stage, reason, detail
     from (
         select
             l.record_id,
