@@ -134,6 +134,26 @@ def test_rebuild_gives_the_same_version_and_bytes(built):
     assert {p.name: p.read_bytes() for p in vdir.iterdir()} == before
 
 
+def _materializations(home: Path, run_ids: list[str]) -> list:
+    from dagster import DagsterEventType, DagsterInstance
+
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        return [event.asset_materialization for run_id in run_ids
+                for event in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)]
+
+
+def test_a_nightly_build_touches_only_its_day_and_reuses_cached_work(built):
+    home, outcome = built
+    nightly = _build([DAYS[-1]])
+    assert nightly.success and nightly.version_id == outcome.version_id
+    mats = _materializations(home, nightly.run_ids)
+    partitions = {m.partition for m in mats if m.partition is not None}
+    assert partitions == {DAYS[-1]}, "an unchanged earlier day was rebuilt"
+    assert any(m.asset_key.path[-1] == "raw_feedback_events" for m in mats)
+    judge = next(m for m in mats if m.asset_key.path[-1] == "judge_verdicts")
+    assert judge.metadata["judge_calls"].value == 0 and judge.metadata["cache_hits"].value > 0
+
+
 def test_dagster_cli_validates_and_materializes_a_partition(built, tmp_path):
     # A copy of the built home, so the CLI's process owns its warehouse outright.
     home = tmp_path / "home"
