@@ -15,12 +15,13 @@ PROMPT = orjson.dumps([{"role": "user", "content": "q"}]).decode()
 def _candidates(con, n_human=40, n_unlabeled=10):
     con.execute("""create table int_pairs__candidates (pair_id varchar, prompt_messages varchar, a_content varchar,
                    b_content varchar, a_model varchar, b_model varchar, needs_judge boolean, label_source varchar,
-                   split varchar)""")
+                   split varchar, capped boolean)""")
     rows = [(f"h{i}", PROMPT, f"short {i}", f"a much longer answer {i}", "acme-chat-7b", "orca-3b", False,
-             "human_pairwise", "test" if i % 4 == 0 else "train") for i in range(n_human)]
-    rows += [(f"u{i}", PROMPT, f"x {i}", f"y but longer {i}", "acme-chat-7b", "orca-3b", True, "ai_judge", "train")
-             for i in range(n_unlabeled)]
-    con.executemany("insert into int_pairs__candidates values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+             "human_pairwise", "test" if i % 4 == 0 else "train", False) for i in range(n_human)]
+    # The last unlabeled pair is over its cluster's cap: it is never sent to the judge.
+    rows += [(f"u{i}", PROMPT, f"x {i}", f"y but longer {i}", "acme-chat-7b", "orca-3b", True, "ai_judge", "train",
+              i == n_unlabeled - 1) for i in range(n_unlabeled)]
+    con.executemany("insert into int_pairs__candidates values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 class LongerJudge(Judge):
@@ -58,6 +59,7 @@ def test_disagreeing_human_labels_and_self_preference_are_flagged_not_flipped():
     # humans chose the short answer; the judge prefers the longer one, same family as a response
     assert flags["h0"] == "judge_disagrees,self_preference"
     assert flags["u0"] == "self_preference"
+    assert "u9" not in flags, "a capped pair was judged"
     assert metrics["human_labels_flagged"] == 10 and metrics["judge_human_agreement"] == 0.0
     stored = dict(con.execute("select metric, value from judge_metrics").fetchall())
     assert stored["judge_id"] == "openai:acme-chat-judge"

@@ -34,6 +34,7 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource, partitioned: boo
     config = load_config()
     os.environ["PREFLINE_HOME"] = str(paths.home())
     os.environ["PREFLINE_DUCKDB_MEMORY_LIMIT"] = str(config["warehouse"]["memory_limit"])
+    os.environ["PREFLINE_DUCKDB_THREADS"] = str(config["warehouse"]["threads"])
     if partitioned:
         bounds = window_bounds(context)
     else:
