@@ -76,6 +76,23 @@ edits as (
     where e.event_type = '{{ kind }}'
 ),
 
+{#- Only a side's max_pairs_per_prompt best entries can be in the prompt's best pairs (a
+    response outside them is beaten, at an equal or larger gap, by each of them), so each side
+    is cut first: the join is K x K per prompt, not quadratic in the prompt's ratings. -#}
+{{ kind }}_hi as (
+    select * from (
+        select *, dense_rank() over (partition by prompt_hash order by score desc, response_hash) as side_rank
+        from {{ kind }}_scored
+    ) where side_rank <= {{ var('max_pairs_per_prompt') }}
+),
+
+{{ kind }}_lo as (
+    select * from (
+        select *, dense_rank() over (partition by prompt_hash order by score, response_hash) as side_rank
+        from {{ kind }}_scored
+    ) where side_rank <= {{ var('max_pairs_per_prompt') }}
+),
+
 {{ kind }}_ranked as (
     select
         hi.record_id as hi_record_id,
@@ -89,8 +106,8 @@ edits as (
             partition by hi.prompt_hash
             order by hi.score - lo.score desc, hi.response_hash, lo.response_hash
         ) as rank_in_prompt
-    from {{ kind }}_scored hi
-    inner join {{ kind }}_scored lo
+    from {{ kind }}_hi hi
+    inner join {{ kind }}_lo lo
         on lo.prompt_hash = hi.prompt_hash
         and hi.score - lo.score >= {{ min_gap }}
         and hi.response_hash <> lo.response_hash
