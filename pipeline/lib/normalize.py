@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.lib.hashing import canonical_json, md5_hex
 from pipeline.lib.pii import scan_batch
@@ -80,13 +82,32 @@ def normalize_prompt_batch(record_ids: list[str], prompt_jsons: list[str],
     )
 
 
+def _expand(rows: pa.Table, positions: np.ndarray, record_ids: pa.Array) -> pa.Table:
+    """Rows computed once per distinct prompt (record_id holds the distinct position) -> one
+    row per original record whose prompt has a row, in the records' order."""
+    row_of = np.full(positions.max() + 1 if len(positions) else 0, -1, dtype=np.int64)
+    row_of[np.asarray(rows.column("record_id").to_pylist(), dtype=np.int64)] = np.arange(rows.num_rows)
+    picked = row_of[positions] if len(row_of) else np.empty(0, dtype=np.int64)
+    keep = picked >= 0
+    out = rows.take(pa.array(picked[keep]))
+    return out.set_column(0, "record_id", record_ids.filter(pa.array(keep)))
+
+
+def normalize_prompt_column(record_ids: pa.Array, prompt_jsons: pa.Array,
+                            pii_policy: str = "redact") -> tuple[pa.Table, pa.Table]:
+    """Normalize a column of prompts, parsing and screening each distinct prompt once:
+    feedback repeats prompts (a million events of a day held 33k distinct ones)."""
+    distinct = pc.unique(prompt_jsons)
+    positions = pc.index_in(prompt_jsons, value_set=distinct).to_numpy(zero_copy_only=False)
+    ok, bad = normalize_prompt_batch([str(i) for i in range(len(distinct))], distinct.to_pylist(), pii_policy)
+    return _expand(ok, positions, record_ids), _expand(bad, positions, record_ids)
+
+
 def normalize_prompts(batches: Iterator[pa.RecordBatch], pii_policy: str = "redact") -> tuple[pa.Table, pa.Table]:
     """Normalize record batches with columns record_id, prompt_json."""
     oks, bads = [], []
     for batch in batches:
-        ok, bad = normalize_prompt_batch(
-            batch.column("record_id").to_pylist(), batch.column("prompt_json").to_pylist(), pii_policy
-        )
+        ok, bad = normalize_prompt_column(batch.column("record_id"), batch.column("prompt_json"), pii_policy)
         oks.append(ok)
         bads.append(bad)
     return (
@@ -107,20 +128,23 @@ KEPT_EVENTS_SQL = """
 
 
 def _redact_column(table: pa.Table, column: str, hash_column: str) -> tuple[pa.Table, dict[str, set[str]]]:
-    """Redact PII in one text column, rehash it, and say which kinds each record had."""
-    texts = table.column(column)
-    scanned = scan_batch(texts)
-    kinds = scanned.column("kinds").to_pylist()
-    if not any(kinds):
+    """Redact PII in one text column, rehash the changed texts, and say which kinds each record had."""
+    scanned = scan_batch(table.column(column))
+    has_pii = pc.greater(pc.list_value_length(scanned.column("kinds")), 0).combine_chunks()
+    if not pc.any(has_pii).as_py():
         return table, {}
     redacted = scanned.column("redacted")
-    hashes = pa.array([md5_hex(t) if t is not None else None for t in redacted.to_pylist()], pa.string())
+    changed = redacted.filter(has_pii).to_pylist()
+    hashes = pc.replace_with_mask(
+        table.column(hash_column).combine_chunks(), has_pii,
+        pa.array([md5_hex(t) if t is not None else None for t in changed], pa.string()),
+    )
     table = table.set_column(table.schema.get_field_index(column), column, redacted)
     table = table.set_column(table.schema.get_field_index(hash_column), hash_column, hashes)
     found: dict[str, set[str]] = {}
-    for record_id, ks in zip(table.column("record_id").to_pylist(), kinds):
-        if ks:
-            found.setdefault(record_id, set()).update(ks)
+    flagged = zip(table.column("record_id").filter(has_pii).to_pylist(), scanned.column("kinds").filter(has_pii).to_pylist())
+    for record_id, kinds in flagged:
+        found.setdefault(record_id, set()).update(kinds)
     return table, found
 
 
@@ -135,8 +159,11 @@ def normalize_day(con, day: str, batch_rows: int = 50_000, pii_policy: str = "re
     """Normalize one day's kept events: prompts in Python batches, responses and edits in SQL,
     PII screened in all three. Returns the normalized_events, normalized_responses and
     normalization_rejections rows."""
+    # Each distinct prompt is parsed and screened once, keyed by md5(prompt_json) in place of
+    # a record id; feedback repeats prompts (a million events of a day held 33k distinct ones).
     reader = con.execute(
-        f"select record_id, prompt_json from ({KEPT_EVENTS_SQL}) order by record_id", [day, day]
+        f"select distinct md5(prompt_json) as record_id, prompt_json from ({KEPT_EVENTS_SQL}) order by 1",
+        [day, day],
     ).to_arrow_reader(batch_rows)
     parsed, rejected = normalize_prompts(reader, pii_policy)
     con.register("parsed", parsed)
@@ -148,11 +175,12 @@ def normalize_day(con, day: str, batch_rows: int = 50_000, pii_policy: str = "re
                    p.prompt_hash, p.template_id, p.template_version, p.pii_kinds,
                    {_CLEAN.format(col='k.label_edited_content')} as edited_content,
                    md5({_CLEAN.format(col='k.label_edited_content')}) as edited_hash
-            from ({KEPT_EVENTS_SQL}) k join parsed p on p.record_id = k.record_id
+            from ({KEPT_EVENTS_SQL}) k join parsed p on p.record_id = md5(k.prompt_json)
             order by k.record_id
             """,
             [day, day],
         ).to_arrow_table()
+        con.register("normalized_rows", normalized.select(["record_id"]))
         responses = con.execute(
             f"""
             select r.record_id, r.partition_date, r.position, r.response_id,
@@ -160,7 +188,7 @@ def normalize_day(con, day: str, batch_rows: int = 50_000, pii_policy: str = "re
                    md5({_CLEAN.format(col='r.content')}) as response_hash,
                    r.model
             from raw_feedback_responses r
-            join parsed p on p.record_id = r.record_id
+            join normalized_rows p on p.record_id = r.record_id
             where r.partition_date = ?::date
             order by r.record_id, r.position
             """,
@@ -168,15 +196,15 @@ def normalize_day(con, day: str, batch_rows: int = 50_000, pii_policy: str = "re
         ).to_arrow_table()
         rejections = con.execute(
             f"""
-            select x.record_id, k.event_id, k.partition_date, x.reason, x.detail
-            from rejected x join ({KEPT_EVENTS_SQL}) k on k.record_id = x.record_id
-            order by x.record_id
+            select k.record_id, k.event_id, k.partition_date, x.reason, x.detail
+            from rejected x join ({KEPT_EVENTS_SQL}) k on md5(k.prompt_json) = x.record_id
+            order by k.record_id
             """,
             [day, day],
         ).to_arrow_table()
     finally:
-        con.unregister("parsed")
-        con.unregister("rejected")
+        for name in ("parsed", "rejected", "normalized_rows"):
+            con.unregister(name)
     responses, response_pii = _redact_column(responses, "content", "response_hash")
     normalized, edit_pii = _redact_column(normalized, "edited_content", "edited_hash")
     found: dict[str, set[str]] = {}
@@ -196,10 +224,12 @@ def normalize_day(con, day: str, batch_rows: int = 50_000, pii_policy: str = "re
         rejections = pa.concat_tables([rejections, extra.cast(rejections.schema)]).sort_by("record_id")
         normalized, responses = _without(normalized, set(found)), _without(responses, set(found))
     elif found:
+        flagged = pc.is_in(normalized.column("record_id"), value_set=pa.array(sorted(found), pa.string())).combine_chunks()
         merged = [
-            ",".join(sorted(set(filter(None, (existing or "").split(","))) | found.get(r, set()))) or None
-            for r, existing in zip(normalized.column("record_id").to_pylist(), normalized.column("pii_kinds").to_pylist())
+            ",".join(sorted(set(filter(None, (existing or "").split(","))) | found[r]))
+            for r, existing in zip(normalized.column("record_id").filter(flagged).to_pylist(),
+                                   normalized.column("pii_kinds").filter(flagged).to_pylist())
         ]
-        normalized = normalized.set_column(normalized.schema.get_field_index("pii_kinds"), "pii_kinds",
-                                           pa.array(merged, pa.string()))
+        kinds = pc.replace_with_mask(normalized.column("pii_kinds").combine_chunks(), flagged, pa.array(merged, pa.string()))
+        normalized = normalized.set_column(normalized.schema.get_field_index("pii_kinds"), "pii_kinds", kinds)
     return {"normalized_events": normalized, "normalized_responses": responses, "normalization_rejections": rejections}

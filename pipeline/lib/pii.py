@@ -387,13 +387,37 @@ def screen(texts: pa.Array) -> np.ndarray:
 def scan_batch(texts: list[str] | pa.Array | pa.ChunkedArray) -> pa.Table:
     """One row per input text: ``index`` (position in ``texts``), ``kinds`` (sorted kinds found)
     and ``redacted`` (the text with placeholders; unchanged when nothing was found, null for
-    a null text). ``redacted`` is a 32-bit-offset string column: pass batches under 2 GB."""
+    a null text). ``redacted`` is a 32-bit-offset string column: pass batches under 2 GB.
+    Each distinct text is scanned once (feedback repeats responses and prompts)."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     if not isinstance(texts, pa.Array):
         texts = pa.array(texts, type=pa.large_string())
     if not pa.types.is_large_string(texts.type):
         texts = texts.cast(pa.large_string())
+    distinct = pc.unique(texts)
+    if len(distinct) == len(texts):
+        return _scan_distinct(texts)
+    scanned = _scan_distinct(distinct)
+    index = pc.index_in(texts, value_set=distinct)
+    kinds = scanned.column("kinds").combine_chunks().take(index)
+    redacted = texts
+    changed_distinct = pc.invert(pc.equal(scanned.column("redacted").combine_chunks().cast(pa.large_string()), distinct))
+    if pc.any(changed_distinct).as_py():
+        # Only the rows whose text changed are copied; the rest keep the input strings.
+        changed = pc.fill_null(changed_distinct.take(index), False)
+        replacements = scanned.column("redacted").combine_chunks().take(index.filter(changed)).cast(pa.large_string())
+        redacted = pc.replace_with_mask(texts, changed, replacements)
+    return pa.table(
+        {
+            "index": pa.array(np.arange(len(texts), dtype=np.int64)),
+            "kinds": kinds,
+            "redacted": redacted.cast(pa.string()),
+        }
+    )
+
+
+def _scan_distinct(texts: pa.Array) -> pa.Table:
     n = len(texts)
     candidates = np.flatnonzero(screen(texts)) if n else np.empty(0, dtype=np.int64)
     counts = np.zeros(n, dtype=np.int64)
