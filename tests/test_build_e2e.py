@@ -152,6 +152,23 @@ def test_a_nightly_build_touches_only_its_day_and_reuses_cached_work(built):
     assert any(m.asset_key.path[-1] == "raw_feedback_events" for m in mats)
     judge = next(m for m in mats if m.asset_key.path[-1] == "judge_verdicts")
     assert judge.metadata["judge_calls"].value == 0 and judge.metadata["cache_hits"].value > 0
+    clusters = next(m for m in mats if m.asset_key.path[-1] == "prompt_clusters")
+    assert clusters.metadata["signed"].value == 0 and clusters.metadata["compared"].value == 0
+    assert clusters.metadata["reused"].value == clusters.metadata["prompts"].value > 0
+
+
+def test_no_near_duplicate_cluster_straddles_train_and_test(built):
+    home, outcome = built
+    vdir = _version_dir(home, outcome.version_id)
+    con = duckdb.connect()
+    straddling = con.execute(
+        f"""select count(*) from (
+              select cluster_id from read_parquet('{vdir / "lineage.parquet"}')
+              group by cluster_id having count(distinct split) > 1)"""
+    ).fetchone()[0]
+    near = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True).execute(
+        "select count(*) from prompt_clusters where prompt_hash <> cluster_id").fetchone()[0]
+    assert straddling == 0 and near > 0
 
 
 def test_dagster_cli_validates_and_materializes_a_partition(built, tmp_path):

@@ -5,6 +5,7 @@ that overlap an eval-set benchmark prompt."""
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, DataVersion, MaterializeResult, multi_asset
 
 from pipeline import warehouse
+from pipeline.config import load_config
 from pipeline.lib.clusters import assign_clusters
 from pipeline.metadata import fingerprint
 from pipeline.transforms.assets import WAREHOUSE_POOL
@@ -14,7 +15,7 @@ from pipeline.transforms.assets import WAREHOUSE_POOL
     name="prompt_dedup",
     group_name="dedup",
     pool=WAREHOUSE_POOL,
-    code_version="clusters-v1",
+    code_version="clusters-minhash-v1",
     specs=[
         AssetSpec(
             "prompt_clusters",
@@ -37,7 +38,7 @@ from pipeline.transforms.assets import WAREHOUSE_POOL
 )
 def prompt_dedup(context: AssetExecutionContext):
     with warehouse.connect() as con:
-        stats = assign_clusters(con)
+        stats = assign_clusters(con, load_config().get("dedup"))
         clusters = fingerprint(con, "select prompt_hash || cluster_id from prompt_clusters")
         contamination = fingerprint(con, "select prompt_hash || benchmark || item_id from prompt_contamination")
     yield MaterializeResult(asset_key="prompt_clusters", data_version=DataVersion(clusters),
