@@ -2,11 +2,13 @@
 that overlap an eval-set benchmark prompt."""
 
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, DataVersion, MaterializeResult, multi_asset
+from dagster import (AssetExecutionContext, AssetKey, AssetSpec, DataVersion, MaterializeResult, MetadataValue,
+                     multi_asset)
 
-from pipeline import warehouse
+from pipeline import paths, warehouse
 from pipeline.config import load_config
 from pipeline.lib.clusters import assign_clusters
+from pipeline.lib.decontam import detect_contamination
 from pipeline.metadata import fingerprint
 from pipeline.transforms.assets import WAREHOUSE_POOL
 
@@ -15,7 +17,7 @@ from pipeline.transforms.assets import WAREHOUSE_POOL
     name="prompt_dedup",
     group_name="dedup",
     pool=WAREHOUSE_POOL,
-    code_version="clusters-minhash-v1",
+    code_version="clusters-minhash-v1+decontam-13gram-v1",
     specs=[
         AssetSpec(
             "prompt_clusters",
@@ -37,11 +39,14 @@ from pipeline.transforms.assets import WAREHOUSE_POOL
     ],
 )
 def prompt_dedup(context: AssetExecutionContext):
+    config = load_config()
     with warehouse.connect() as con:
-        stats = assign_clusters(con, load_config().get("dedup"))
-        clusters = fingerprint(con, "select prompt_hash || cluster_id from prompt_clusters")
-        contamination = fingerprint(con, "select prompt_hash || benchmark || item_id from prompt_contamination")
-    yield MaterializeResult(asset_key="prompt_clusters", data_version=DataVersion(clusters),
-                            metadata={k: v for k, v in stats.items() if not k.startswith("contaminat")})
-    yield MaterializeResult(asset_key="prompt_contamination", data_version=DataVersion(contamination),
-                            metadata={k: v for k, v in stats.items() if k.startswith("contaminat")})
+        clusters = assign_clusters(con, config.get("dedup"))
+        contamination = detect_contamination(con, paths.evalsets_dir(), config.get("decontamination"))
+        clusters_version = fingerprint(con, "select prompt_hash || cluster_id from prompt_clusters")
+        contamination_version = fingerprint(con, "select prompt_hash || benchmark || item_id from prompt_contamination")
+    per_benchmark = contamination.pop("per_benchmark")
+    table = "\n".join(["| benchmark | prompts |", "|---|---:|"] + [f"| {b} | {n} |" for b, n in per_benchmark.items()])
+    yield MaterializeResult(asset_key="prompt_clusters", data_version=DataVersion(clusters_version), metadata=clusters)
+    yield MaterializeResult(asset_key="prompt_contamination", data_version=DataVersion(contamination_version),
+                            metadata={**contamination, "by_benchmark": MetadataValue.md(table)})

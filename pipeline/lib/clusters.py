@@ -135,13 +135,6 @@ def assign_clusters(con, settings: dict | None = None) -> dict[str, int | float]
     except Exception:
         con.execute("rollback")
         raise
-    con.execute(
-        """
-        create or replace table prompt_contamination (
-            prompt_hash varchar, benchmark varchar, item_id varchar, matched_text varchar
-        )
-        """
-    )
     return {
         "prompts": len(labels),
         "signed": signed,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,9 @@ GENERATED_PER_DAY = 1_000
 SEED = 7
 EVALSETS = Path(__file__).resolve().parents[2] / "data" / "evalsets"
 HH_FILE = "import-hh-rlhf.jsonl.gz"
+LEAK_FILE = "events-benchmark-leak.jsonl.gz"
+LEAKED_PER_DAY = 5
+LEAK_WRAPPERS = ("Can you help me with this one? {q}", "{q}\n\nPlease show your work.", "hey, quick question: {q} thx")
 
 
 def _write_jsonl_gz(path: Path, records: list[dict[str, Any]]) -> None:
@@ -44,6 +47,27 @@ def copy_evalsets(target: Path, source: Path = EVALSETS) -> list[str]:
     return copied
 
 
+def benchmark_leaks(days: int, start: date, source: Path = EVALSETS) -> dict[str, list[dict[str, Any]]]:
+    """A few pairwise events per day whose prompt carries a GSM8K test question, as users paste
+    homework into a chat: the demo of eval-set decontamination (they end as eval_contamination)."""
+    path = source / "gsm8k.jsonl.gz"
+    if not path.exists():
+        return {}
+    questions = [orjson.loads(line)["prompt"] for line in gzip.decompress(path.read_bytes()).splitlines()[:days * LEAKED_PER_DAY]]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for k, question in enumerate(questions):
+        day = (start + timedelta(days=k // LEAKED_PER_DAY)).isoformat()
+        out.setdefault(day, []).append({
+            "event_id": f"leak-{day}-{k:03d}", "event_type": "pairwise", "created_at": f"{day}T12:{k % 60:02d}:00Z",
+            "source": "app:chat", "user_id": f"user-leak-{k % 7}", "consent_training": True,
+            "prompt": {"messages": [{"role": "user", "content": LEAK_WRAPPERS[k % len(LEAK_WRAPPERS)].format(q=question)}]},
+            "responses": [{"response_id": "r0", "content": "Let me work through it step by step.", "model": "acme-chat-7b"},
+                          {"response_id": "r1", "content": "I am not sure.", "model": "acme-chat-7b"}],
+            "label": {"preferred": "r0"},
+        })
+    return out
+
+
 def write_sample(home: Path) -> dict[str, Any]:
     """Write the sample into home/landing/<day>/, home/control/deletions.csv and home/evalsets/."""
     home = Path(home)
@@ -52,11 +76,15 @@ def write_sample(home: Path) -> dict[str, Any]:
     hh, hh_counts = hh_events(DAYS, START)
     for day, events in hh.items():
         _write_jsonl_gz(home / "landing" / day / HH_FILE, events)
+    leaks = benchmark_leaks(DAYS, START)
+    for day, events in leaks.items():
+        _write_jsonl_gz(home / "landing" / day / LEAK_FILE, events)
     return {
         "days": sorted(set(generated["days"]) | set(hh)),
         "generated_records": generated["records"],
         "generated_malformed": generated["malformed"],
         "hh_rlhf": hh_counts,
+        "benchmark_leaks": sum(len(v) for v in leaks.values()),
         "deleted_users": generated["deleted_users"],
         "evalsets": copy_evalsets(home / "evalsets"),
     }

@@ -47,7 +47,8 @@ outcomes_suite = warehouse_suite(
 labeled_suite = warehouse_suite(
     "int_pairs__labeled",
     "select pair_id, label_source, not kept or chosen_hash <> rejected_hash as kept_pair_differs, "
-    "label_source <> 'ai_judge' or judge_id is not null as ai_label_has_judge from int_pairs__labeled",
+    "reason = 'duplicate_near' or label_source <> 'ai_judge' or judge_id is not null as ai_label_has_judge "
+    "from int_pairs__labeled",
 )
 weighted_suite = warehouse_suite(
     "int_pairs__weighted",
