@@ -170,7 +170,7 @@ def prefline_worker(prompts: Path, labels_out: Path, history: Path | None) -> No
     from pipeline.lib.clusters import assign_clusters
 
     db = history if history is not None else labels_out.with_suffix(".duckdb")
-    con = duckdb.connect(str(db))
+    con = duckdb.connect(str(db), config={"memory_limit": "1GB", "threads": 2})
     con.execute(f"create or replace table normalized_events as select md5(text) as prompt_hash, text as prompt_text "
                 f"from read_parquet('{prompts}')")
     started = time.monotonic()

@@ -30,36 +30,47 @@ def _ensure_tables(con) -> None:
 
 
 def _as_matrix(column: pa.ChunkedArray | pa.Array, num_perm: int) -> np.ndarray:
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    arr = arr.cast(pa.large_binary())
-    if len(arr) == 0:
+    """Fixed-width signature blobs -> (n, num_perm) uint32, reading Arrow's buffers in place."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    parts = []
+    for arr in chunks:
+        if len(arr) == 0:
+            continue
+        width = np.int64 if pa.types.is_large_binary(arr.type) else np.int32
+        offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset:arr.offset + len(arr) + 1]
+        data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+        parts.append(data.view(np.uint32).reshape(len(arr), num_perm))
+    if not parts:
         return np.empty((0, num_perm), dtype=np.uint32)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-    return data.view(np.uint32).reshape(len(arr), num_perm)
+    return parts[0] if len(parts) == 1 else np.vstack(parts)
 
 
-def _sign_new(con, config: MinHashConfig, fingerprint: str) -> int:
-    new = con.execute(
+def _sign_new(con, config: MinHashConfig, fingerprint: str, batch_rows: int = 100_000) -> int:
+    """Sign the window's prompts that have no signature yet, a batch at a time."""
+    # A second cursor streams the prompts while the first inserts their signatures.
+    reader_con = con.cursor()
+    reader = reader_con.execute(
         f"""select p.prompt_hash, p.prompt_text from ({WINDOW_PROMPTS}) p
             anti join (select prompt_hash from prompt_signatures where config = ?) s using (prompt_hash)
             order by p.prompt_hash""",
         [fingerprint],
-    ).to_arrow_table()
-    if new.num_rows == 0:
-        return 0
-    sigs = signatures(new.column("prompt_text").combine_chunks(), config)
-    blob = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(4 * config.num_perm), len(sigs), [None, pa.py_buffer(np.ascontiguousarray(sigs).tobytes())]
-    )
-    rows = pa.table({"prompt_hash": new.column("prompt_hash"), "config": pa.array([fingerprint] * len(sigs)),
-                     "signature": blob.cast(pa.binary())})
-    con.register("_new_signatures", rows)
-    try:
-        con.execute("insert into prompt_signatures select * from _new_signatures")
-    finally:
-        con.unregister("_new_signatures")
-    return len(sigs)
+    ).to_arrow_reader(batch_rows)
+    signed = 0
+    for batch in reader:
+        if batch.num_rows == 0:
+            continue
+        sigs = np.ascontiguousarray(signatures(batch.column("prompt_text"), config))
+        blob = pa.FixedSizeBinaryArray.from_buffers(pa.binary(4 * config.num_perm), len(sigs), [None, pa.py_buffer(sigs)])
+        rows = pa.table({"prompt_hash": batch.column("prompt_hash"), "config": pa.array([fingerprint] * len(sigs)),
+                         "signature": blob})
+        con.register("_new_signatures", rows)
+        try:
+            con.execute("insert into prompt_signatures select prompt_hash, config, signature::blob from _new_signatures")
+        finally:
+            con.unregister("_new_signatures")
+        signed += len(sigs)
+    reader_con.close()
+    return signed
 
 
 def assign_clusters(con, settings: dict | None = None) -> dict[str, int | float]:
@@ -83,15 +94,27 @@ def assign_clusters(con, settings: dict | None = None) -> dict[str, int | float]
         # A prompt is compared once, when it first enters the window under this edge config;
         # prompts already compared keep their edges in prompt_edges.
         window = con.execute(
-            """select w.prompt_hash, s.signature,
+            """select w.prompt_hash,
                       w.prompt_hash not in (select prompt_hash from prompt_compared where edge_config = ?) as is_new
-               from _window w join prompt_signatures s on s.prompt_hash = w.prompt_hash and s.config = ?
-               order by w.idx""",
-            [edge_config, fingerprint],
+               from _window w order by w.idx""",
+            [edge_config],
         ).to_arrow_table()
         hashes = window.column("prompt_hash").combine_chunks()
-        sigs = _as_matrix(window.column("signature"), config.num_perm)
         is_new = window.column("is_new").to_numpy(zero_copy_only=False).astype(bool)
+        # Signatures stream into one preallocated matrix: the only full-window copy held.
+        sigs = np.empty((len(hashes), config.num_perm), dtype=np.uint32)
+        reader = con.execute(
+            """select s.signature from _window w
+               join prompt_signatures s on s.prompt_hash = w.prompt_hash and s.config = ? order by w.idx""",
+            [fingerprint],
+        ).to_arrow_reader(100_000)
+        filled = 0
+        for batch in reader:
+            part = _as_matrix(batch.column(0), config.num_perm)
+            sigs[filled:filled + len(part)] = part
+            filled += len(part)
+        if filled != len(hashes):
+            raise RuntimeError(f"{len(hashes) - filled} window prompts have no signature")
         known = con.execute(
             """select wa.idx as a, wb.idx as b from prompt_edges e
                join _window wa on wa.prompt_hash = e.a join _window wb on wb.prompt_hash = e.b"""

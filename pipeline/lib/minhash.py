@@ -128,15 +128,17 @@ def signatures(texts: pa.Array, config: MinHashConfig, batch: int = 20_000, work
 
 
 def band_hashes(sigs: np.ndarray, config: MinHashConfig) -> np.ndarray:
-    """(n, bands) uint64: one hash per band of ``rows`` signature values."""
+    """(n, bands) uint64: one hash per band of ``rows`` signature values (a band at a time, so
+    the widened copy is n x rows, not n x num_perm)."""
     n = sigs.shape[0]
-    banded = sigs.reshape(n, config.bands, config.rows).astype(np.uint64)
+    out = np.empty((n, config.bands), dtype=np.uint64)
     mult = (np.arange(1, config.rows + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)) | np.uint64(1)
     with np.errstate(over="ignore"):
-        mixed = banded * mult
-        h = np.bitwise_xor.reduce(mixed ^ (mixed >> np.uint64(29)), axis=2)
-        h = h + np.arange(config.bands, dtype=np.uint64) * np.uint64(0xBF58476D1CE4E5B9)
-    return h
+        for band in range(config.bands):
+            mixed = sigs[:, band * config.rows:(band + 1) * config.rows].astype(np.uint64) * mult
+            h = np.bitwise_xor.reduce(mixed ^ (mixed >> np.uint64(29)), axis=1)
+            out[:, band] = h + np.uint64(band) * np.uint64(0xBF58476D1CE4E5B9)
+    return out
 
 
 def candidate_pairs(bands: np.ndarray, only: np.ndarray | None = None) -> np.ndarray:
