@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 DBT_MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: run test install manifest sample build ui validate clean browser
+.PHONY: run test install manifest sample build ui validate clean browser trainer-smoke bench-dedup
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,23 @@ ui: manifest
 
 validate: manifest
 	$(BIN)/dagster definitions validate -m pipeline.definitions
+
+## trainer-smoke: a few TRL DPO and KTO steps on LATEST (opt-in; its own venv with CPU torch 2.13.0)
+TRAINER := .venv-trainer/bin
+$(TRAINER)/.installed:
+	test -x $(TRAINER)/python || $(PYTHON) -m venv .venv-trainer
+	$(TRAINER)/python -m pip install --quiet torch==2.13.0
+	$(TRAINER)/python -m pip install --quiet torch==2.13.0 trl==1.16.0 transformers==5.23.0 accelerate==1.15.0 datasets==5.2.0 tokenizers pyarrow
+	touch $@
+
+trainer-smoke: $(TRAINER)/.installed
+	@test -f $(PREFLINE_HOME)/datasets/preference_pairs/LATEST || $(MAKE) run
+	$(TRAINER)/python scripts/trainer_smoke.py
+
+## bench-dedup: near-dup clustering, prefline vs datatrove, 100k and 1M prompts
+bench-dedup: install
+	$(BIN)/python bench/dedup.py --prompts 100000 --increment 10000
+	$(BIN)/python bench/dedup.py --prompts 1000000 --increment 100000
 
 clean:
 	rm -rf dbt_project/target dbt_project/logs .pytest_cache
