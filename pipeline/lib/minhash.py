@@ -144,26 +144,23 @@ def band_hashes(sigs: np.ndarray, config: MinHashConfig) -> np.ndarray:
 def candidate_pairs(bands: np.ndarray, only: np.ndarray | None = None) -> np.ndarray:
     """(m, 2) int64 index pairs (i < j) sharing a band bucket: each bucket is chained in index
     order (consecutive members), which connects it without listing all its pairs. With
-    ``only`` (a boolean mask), buckets without a marked member are skipped."""
+    ``only`` (a boolean mask), only buckets holding a marked row are compared; they are found
+    with a hash lookup, so a nightly day does not sort the whole history per band."""
+    import pandas as pd
+
     pairs = []
-    n = bands.shape[0]
-    idx = np.arange(n, dtype=np.int64)
+    idx = np.arange(bands.shape[0], dtype=np.int64)
     for band in range(bands.shape[1]):
-        order = np.lexsort((idx, bands[:, band]))
-        keys = bands[order, band]
-        same = keys[1:] == keys[:-1]
-        if not same.any():
-            continue
-        left, right = order[:-1][same], order[1:][same]
+        keys, rows = bands[:, band], idx
         if only is not None:
-            # keep whole buckets that hold a marked member
-            bucket_start = np.concatenate(([True], ~same))
-            bucket_id = np.cumsum(bucket_start) - 1
-            marked = np.zeros(bucket_id[-1] + 1, dtype=bool)
-            np.logical_or.at(marked, bucket_id, only[order])
-            keep = marked[bucket_id[1:][same]]
-            left, right = left[keep], right[keep]
-        pairs.append(np.stack([np.minimum(left, right), np.maximum(left, right)], axis=1))
+            touched = pd.Series(keys).isin(pd.unique(keys[only])).to_numpy()
+            keys, rows = keys[touched], idx[touched]
+        order = np.lexsort((rows, keys))
+        keys, rows = keys[order], rows[order]
+        same = keys[1:] == keys[:-1]
+        if same.any():
+            left, right = rows[:-1][same], rows[1:][same]
+            pairs.append(np.stack([np.minimum(left, right), np.maximum(left, right)], axis=1))
     if not pairs:
         return np.empty((0, 2), dtype=np.int64)
     return np.unique(np.concatenate(pairs), axis=0)
