@@ -13,16 +13,40 @@ from pathlib import Path
 
 from pipeline import paths
 
-EPILOG = """\
-files:
-  $PREFLINE_HOME (default: .prefline_home in the checkout) holds landing/<day>/ input,
-  control/ deletion requests, warehouse.duckdb, dagster/ run history, and
-  datasets/preference_pairs/<version>/ published versions with LATEST naming the newest.
+FILES = """\
+files ($PREFLINE_HOME, default .prefline_home in the checkout; prefline.yaml there overrides the project's):
+  landing/<day>/*.jsonl|.jsonl.gz|.parquet|.csv   raw feedback, one folder per day
+  control/deletions.csv                           deletion requests (prefline forget)
+  evalsets/*.jsonl[.gz]                           benchmark prompts kept out of training
+  warehouse.duckdb                                every stage's tables, lineage and ledger
+  dagster/                                        run history (make ui)
+  datasets/preference_pairs/<version>/            published versions; LATEST names the newest
+  datasets/_staging/                              a blocked candidate, kept for inspection
+  docs/gx/<suite>/index.html                      Data Docs of a failing GX suite
+"""
 
+EPILOG = FILES + """
 exit codes:
   0 success   1 blocked by a gate or a failed step   2 bad usage
   3 another build holds this PREFLINE_HOME
+
+run `prefline COMMAND --help` for a command's examples and exit codes.
 """
+
+# Per command: what its exit codes mean (argparse itself exits 2 on bad usage).
+EXIT_CODES = {
+    "build": "0 published   1 blocked by a quality gate or a step failed (LATEST unchanged)\n"
+             "  2 no days given or found   3 another build holds this PREFLINE_HOME",
+    "generate": "0 written",
+    "sample": "0 written",
+    "trace": "0 found   1 no event, pair or KTO row with that id",
+    "diff": "0 compared   1 a version id matches no or several published versions",
+    "forget": "0 recorded",
+    "republish": "0 successor written   1 unknown version   2 --without-deleted missing",
+    "versions": "0 listed",
+    "import": "0 events written   1 nothing could be imported",
+    "validate": "0 every record meets the contract   1 some records would be quarantined",
+}
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -195,6 +219,15 @@ def _cmd_republish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("prefline")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="prefline",
@@ -202,13 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"prefline {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
         "build",
         help="materialize day partitions and the downstream build; publish if every gate passes",
         description="Runs the Dagster build job for each day, then the window build and publish.",
-        epilog="examples:\n  prefline build --date 2026-11-03\n  prefline build --all\n\n" + EPILOG,
+        epilog="examples:\n  prefline build --date 2026-11-03          # a nightly day\n"
+               "  prefline build --all                      # every day under landing/",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--date", action="append", metavar="YYYY-MM-DD", help="a day to (re)capture; repeatable")
@@ -227,7 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=_cmd_generate)
 
-    p = sub.add_parser("sample", help="write the bundled sample (HH-RLHF + generated events) into $PREFLINE_HOME")
+    p = sub.add_parser(
+        "sample",
+        help="write the bundled sample (HH-RLHF + generated events) into $PREFLINE_HOME",
+        description="Writes 3 days of landing data (the 2,312 real HH-RLHF harmless-base pairs, ~3,000 "
+                    "generated events of every type, a few benchmark leaks), deletion requests and the "
+                    "bundled eval sets. `make run` does this, then `prefline build --all`.",
+        epilog="example:\n  PREFLINE_HOME=/tmp/demo prefline sample && PREFLINE_HOME=/tmp/demo prefline build --all",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser(
@@ -272,7 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--without-deleted", action="store_true")
     p.set_defaults(func=_cmd_republish)
 
-    p = sub.add_parser("versions", help="published versions, newest first, with counts and parents")
+    p = sub.add_parser(
+        "versions",
+        help="published versions, newest first, with counts and parents",
+        epilog="examples:\n  prefline versions\n  prefline versions --json | jq '.[0]'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_versions)
 
@@ -302,6 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--limit", type=int, default=20, help="quarantined records to list")
     p.set_defaults(func=_cmd_validate)
+
+    summaries = {action.dest: action.help for action in sub._choices_actions}
+    for name, command in sub.choices.items():
+        if not command.description:
+            summary = summaries[name]
+            command.description = summary[0].upper() + summary[1:] + "."
+        command.epilog = (command.epilog or "") + f"\n\nexit codes:\n  {EXIT_CODES[name]}\n\n" + FILES
     return parser
 
 
