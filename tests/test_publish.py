@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from pipeline.lib.card_plots import FIGURES
 from pipeline.lib.publish import DATA_FILES, current_candidate, latest_version, publications, publish, write_candidate
 
 CONFIG = {"split": {"test_fraction": 0.1}}
 
 
 def _tables(n: int) -> dict[str, pa.Table]:
-    rows = pa.table({"pair_id": [f"p{i}" for i in range(n)], "weight": [1.0] * n})
+    turn = lambda text: [{"role": "assistant", "content": text}]  # noqa: E731
+    rows = pa.table({"pair_id": [f"p{i}" for i in range(n)], "weight": [1.0] * n,
+                     "chosen": [turn("a fairly long helpful answer " * (i + 1)) for i in range(n)],
+                     "rejected": [turn("short") for _ in range(n)]})
     return {name: rows for name in DATA_FILES}
 
 
@@ -19,7 +23,7 @@ def test_same_rows_and_config_give_same_version_and_bytes(tmp_path):
     a = write_candidate(tmp_path / "s1", _tables(5), CONFIG, {"parent_version": None}, "card {{VERSION_ID}}")
     b = write_candidate(tmp_path / "s2", _tables(5), CONFIG, {"parent_version": None}, "card {{VERSION_ID}}")
     assert a.version_id == b.version_id
-    for name in [f"{n}.parquet" for n in DATA_FILES] + ["manifest.json", "README.md"]:
+    for name in [f"{n}.parquet" for n in DATA_FILES] + ["manifest.json", "README.md", *FIGURES]:
         assert (a.path / name).read_bytes() == (b.path / name).read_bytes()
     assert a.version_id in (a.path / "README.md").read_text()
 
@@ -59,3 +63,16 @@ def test_an_unpublished_candidate_leaves_latest_alone(tmp_path):
     assert latest_version(root) == published.name
     assert blocked.path.exists(), "a blocked candidate stays in staging for inspection"
     assert not (root / blocked.version_id).exists()
+
+
+def test_figures_travel_with_the_version_and_are_listed_in_its_manifest(tmp_path):
+    import json
+
+    history = [("aaaaaaaa11111111", {"human_pairwise": 8, "ai_judge": 2})]
+    c = write_candidate(tmp_path / "s", _tables(4), CONFIG, {"stats": {"label_source_mix": {"human_pairwise": 3}}},
+                        "", label_history=history)
+    manifest = json.loads((c.path / "manifest.json").read_text())
+    assert set(manifest["figures"]) == set(FIGURES)
+    for name in FIGURES:
+        data = (c.path / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and 5_000 < len(data) < 100_000

@@ -39,11 +39,24 @@ def _upstream_versions(context: AssetExecutionContext) -> dict[str, str]:
     return versions
 
 
+def _label_history(parent: str | None, depth: int = 9) -> list[tuple[str, dict]]:
+    """(version, label-source mix) along the parent chain, oldest first."""
+    chain = []
+    while parent and len(chain) < depth:
+        try:
+            manifest = read_manifest(paths.datasets_dir(), parent)
+        except FileNotFoundError:
+            break
+        chain.append((parent, manifest.get("stats", {}).get("label_source_mix", {})))
+        parent = manifest.get("parent_version")
+    return chain[::-1]
+
+
 @asset(
     group_name="final_preference_set",
     deps=CANDIDATE_DEPS,
     pool=WAREHOUSE_POOL,
-    code_version="candidate-v1",
+    code_version="candidate-v2-figures",
     description=(
         "Writes the candidate version folder (train/test/kto/lineage/rejected parquet, "
         "manifest.json, README.md dataset card) into $PREFLINE_HOME/datasets/_staging/<version>. "
@@ -71,7 +84,8 @@ def preference_set_candidate(context: AssetExecutionContext) -> MaterializeResul
         read_manifest(paths.datasets_dir(), manifest["parent_version"]) if manifest["parent_version"] else None
     )
     card = manifest_lib.render_card(manifest, parent)
-    candidate = write_candidate(paths.staging_dir(), tables, config, manifest, card)
+    candidate = write_candidate(paths.staging_dir(), tables, config, manifest, card,
+                                label_history=_label_history(manifest["parent_version"]))
     stats = manifest["stats"]
     return MaterializeResult(
         data_version=DataVersion(candidate.version_id),

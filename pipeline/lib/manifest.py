@@ -176,6 +176,8 @@ provenance columns); `kto.parquet` holds unpaired rows (`prompt`, `completion`, 
 
 {table(stats["label_source_mix"], "label source")}
 
+![Label sources over versions](label_sources.png)
+
 ## Judge
 
 {judge_lines}
@@ -187,6 +189,8 @@ contradicts is flagged for review in `lineage.parquet` (`audit_flag`), never fli
 Flags in this version: {", ".join(f"{k} {v}" for k, v in stats.get("audit_flags", {}).items()) or "none"}.
 
 ## Known biases
+
+![Length of chosen vs rejected responses](lengths.png)
 
 - Chosen longer than rejected in {stats["length"]["chosen_longer_share"]:.1%} of pairs
   (mean chosen {stats["length"]["mean_chosen_chars"]:.0f} chars, rejected {stats["length"]["mean_rejected_chars"]:.0f}).

@@ -7,6 +7,7 @@ are never modified after publishing, and LATEST only ever names a complete folde
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.lib.card_plots import write_figures
 from pipeline.lib.hashing import content_id, md5_hex
 
 DATA_FILES = ("train", "test", "kto", "lineage", "rejected")
@@ -41,6 +43,10 @@ _PARQUET_OPTIONS = dict(
 class Candidate:
     version_id: str
     path: Path
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def write_parquet(table: pa.Table, path: Path) -> str:
@@ -68,15 +74,21 @@ def write_candidate(
     config: dict[str, Any],
     manifest: dict[str, Any],
     card: str,
+    label_history: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> Candidate:
-    """Build the candidate aside and rename it into ``staging_root/<version>``."""
+    """Build the candidate aside and rename it into ``staging_root/<version>``.
+    ``label_history``: (version, label-source mix) of earlier versions, oldest first, for the
+    label-source figure; this candidate's own mix is added last."""
     staging_root.mkdir(parents=True, exist_ok=True)
     work = staging_root / f".build-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     hashes = {name: write_parquet(tables[name], work / f"{name}.parquet") for name in DATA_FILES}
     vid = version_id(hashes, config)
-    full_manifest = {"version_id": vid, **manifest, "files": hashes, "config": config}
+    history = list(label_history or []) + [(vid, manifest.get("stats", {}).get("label_source_mix", {}))]
+    figures = write_figures(work, history)
+    full_manifest = {"version_id": vid, **manifest, "files": hashes, "config": config,
+                     "figures": {name: _sha256(work / name) for name in figures}}
     (work / "manifest.json").write_text(json.dumps(full_manifest, indent=2, sort_keys=True) + "\n")
     (work / "README.md").write_text(card.replace("{{VERSION_ID}}", vid), encoding="utf-8")
     target = staging_root / vid
