@@ -109,6 +109,16 @@ def stage_table(home: Path, run_ids: set[str] | None = None) -> list[dict]:
     return sorted(steps.values(), key=lambda s: -s["wall_s"]), rows
 
 
+def _run_ids(home: Path) -> set[str]:
+    os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    if not (home / "dagster").exists():
+        return set()
+    from dagster import DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        return {r.run_id for r in instance.get_runs()}
+
+
 def build(home: Path, env: dict[str, str], args: list[str]) -> dict:
     return run_measured([str(BIN / "prefline"), "build", *args], env)
 
@@ -131,10 +141,18 @@ def main() -> None:
     days = [(start + timedelta(days=i)).isoformat() for i in range(args.days)]
     result: dict = {"events_per_day": args.events, "days": args.days, "generate": {k: v for k, v in gen.items() if k != "output"}}
 
+    phases: dict[str, set[str]] = {}
+
+    def phase(name: str, build_args: list[str]) -> dict:
+        before = _run_ids(home)
+        measured = build(home, env, build_args)
+        phases[name] = _run_ids(home) - before
+        return measured
+
     if args.nightly:
-        history = build(home, env, [a for d in days[:-1] for a in ("--date", d)])
-        nightly = build(home, env, ["--date", days[-1]])
-        full = build(home, env, ["--all"])
+        history = phase("history", [a for d in days[:-1] for a in ("--date", d)])
+        nightly = phase("nightly", ["--date", days[-1]])
+        full = phase("full_rebuild", ["--all"])
         result.update(history={k: v for k, v in history.items() if k != "output"},
                       nightly={k: v for k, v in nightly.items() if k != "output"},
                       full_rebuild={k: v for k, v in full.items() if k != "output"},
@@ -143,9 +161,11 @@ def main() -> None:
         full = build(home, env, ["--all"])
         result["build"] = {k: v for k, v in full.items() if k != "output"}
         result["events_per_s"] = round(args.events * args.days / full["wall_s"], 1)
-    steps, rows = stage_table(home)
+    steps, rows = stage_table(home, phases.get("nightly"))
     result["steps"] = steps
     result["rows"] = rows
+    if args.nightly:
+        result["full_rebuild_steps"] = stage_table(home, phases["full_rebuild"])[0]
 
     name = f"build-{args.events}x{args.days}" + ("-nightly" if args.nightly else "")
     out = ROOT / "bench" / "results"
@@ -153,7 +173,12 @@ def main() -> None:
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     md = [f"# {name}", "", "| step | wall s | runs |", "|---|---:|---:|"]
     md += [f"| {s['step']} | {s['wall_s']} | {s['runs']} |" for s in steps]
-    md += ["", "```", json.dumps({k: v for k, v in result.items() if k not in ('steps', 'rows')}, indent=2), "```"]
+    if args.nightly:
+        md = [md[0], "", "Steps of the nightly run:"] + md[1:]
+        md += ["", "Steps of the full rebuild:", "", "| step | wall s | runs |", "|---|---:|---:|"]
+        md += [f"| {s['step']} | {s['wall_s']} | {s['runs']} |" for s in result["full_rebuild_steps"]]
+    md += ["", "```", json.dumps({k: v for k, v in result.items() if k not in ('steps', 'rows', 'full_rebuild_steps')},
+                                 indent=2), "```"]
     (out / f"{name}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     if not args.keep:
