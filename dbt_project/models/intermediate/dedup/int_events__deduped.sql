@@ -107,28 +107,33 @@ screened as (
     from canonical
 ),
 
+{#- The duplicate ranking runs on narrow rows and joins back, so a million-event window sorts
+    keys, not prompts and responses (DuckDB spills a narrow sort within its memory cap). -#}
 ranked as (
     select
-        screened.*,
+        record_id,
         row_number() over (
             partition by screen_reason, content_key order by created_at, event_id, record_id
         ) as content_rank,
         first_value(event_id) over (
             partition by screen_reason, content_key order by created_at, event_id, record_id
         ) as kept_event_id
-    from screened
+    from (select record_id, screen_reason, content_key, created_at, event_id from screened)
 )
 
 select
-    ranked.*,
-    screen_reason is null and content_rank = 1 as kept,
+    s.*,
+    r.content_rank,
+    r.kept_event_id,
+    s.screen_reason is null and r.content_rank = 1 as kept,
     case
-        when screen_reason is not null then screen_reason
-        when content_rank > 1 then 'duplicate_exact'
+        when s.screen_reason is not null then s.screen_reason
+        when r.content_rank > 1 then 'duplicate_exact'
     end as reason,
     case
-        when deleted then 'user ' || user_id || ' asked for deletion'
-        when screen_reason = 'eval_contamination' then contamination_detail
-        when content_rank > 1 then 'same canonical content as event ' || kept_event_id
+        when s.deleted then 'user ' || s.user_id || ' asked for deletion'
+        when s.screen_reason = 'eval_contamination' then s.contamination_detail
+        when r.content_rank > 1 then 'same canonical content as event ' || r.kept_event_id
     end as detail
-from ranked
+from screened s
+inner join ranked r on r.record_id = s.record_id
