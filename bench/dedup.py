@@ -291,6 +291,9 @@ def main() -> None:
         t = time.monotonic()
         texts, truth = generate(n + args.increment)
         gen_s = time.monotonic() - t
+        # The generator adds injected near-duplicates on top of n + increment prompts; the last
+        # ``increment`` are the nightly day, the history is everything before them.
+        n = len(texts) - args.increment
         history, new = texts[:n], texts[n:]
         truth_hist = [(a, b, j) for a, b, j in truth if a < n and b < n]
         prompts = work / "prompts.parquet"
@@ -311,12 +314,12 @@ def main() -> None:
             pq.write_table(pa.table({"i": np.arange(len(texts)), "text": texts}), everything)
             nightly, _ = run_prefline(everything, work, history=prompts.with_name("prefline-prompts.duckdb"))
             full, _ = run_prefline(everything, work)
-            result["increment"] = {"new_prompts": args.increment, "nightly": nightly, "full": full,
+            result["increment"] = {"new_prompts": len(texts) - n, "nightly": nightly, "full": full,
                                    "ratio": round(nightly["cluster_s"] / full["cluster_s"], 3)}
             print("increment", result["increment"], flush=True)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"dedup-{n}"
+    stem = RESULTS / f"dedup-{args.prompts}"
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     rows = [("system", "wall s", "cluster s", "peak MB", "prompts/s", "recall (J>=0.8)", "precision", "largest cluster")]
     for name in ("prefline", "datatrove", "datatrove 14x8"):
@@ -326,10 +329,10 @@ def main() -> None:
                          r["recall_at_0.8"], r["precision"], r["largest_cluster"]))
     table = "\n".join("| " + " | ".join(map(str, r)) + " |" + ("\n|---|---:|---:|---:|---:|---:|---:|---:|" if k == 0 else "")
                       for k, r in enumerate(rows))
-    text = f"# dedup-{n}\n\n{table}\n"
+    text = f"# dedup-{args.prompts}: {n:,} prompts\n\n{table}\n"
     if "increment" in result:
         inc = result["increment"]
-        text += (f"\nNightly increment: {inc['new_prompts']} new prompts against {n} of history: "
+        text += (f"\nNightly increment: {inc['new_prompts']:,} new prompts against {n:,} of history: "
                  f"{inc['nightly']['cluster_s']} s vs {inc['full']['cluster_s']} s re-clustering all "
                  f"(ratio {inc['ratio']}).\n")
     text += f"\n```\n{json.dumps(result, indent=2)}\n```\n"
