@@ -71,6 +71,33 @@ def replace_partition(
     return data.num_rows
 
 
+@contextmanager
+def partition_replacement(con: duckdb.DuckDBPyConnection, partition_value: str):
+    """Replace tables' rows of one partition batch by batch, in one transaction: yields
+    ``write(table, batch)``; the first write to a table deletes its old partition, and a
+    crash leaves the previous content. A day is never held whole in memory."""
+    cleared: set[str] = set()
+
+    def write(table: str, data: pa.Table) -> None:
+        con.register("_incoming", data)
+        try:
+            con.execute(f"create table if not exists {table} as select * from _incoming limit 0")
+            if table not in cleared:
+                con.execute(f"delete from {table} where partition_date = ?::date", [partition_value])
+                cleared.add(table)
+            con.execute(f"insert into {table} by name select * from _incoming")
+        finally:
+            con.unregister("_incoming")
+
+    con.execute("begin")
+    try:
+        yield write
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> int:
     con.register("_incoming", data)
     try:

@@ -4,15 +4,16 @@ from collections import Counter
 
 
 import csv
+from datetime import date
 
 import pyarrow as pa
 from dagster import AssetExecutionContext, AssetSpec, BackfillPolicy, MaterializeResult, MetadataValue, asset, multi_asset
 
 from pipeline import paths, warehouse
-from pipeline.lib.capture import capture_day
+from pipeline.lib.capture import iter_capture_batches
 from pipeline.partitions import daily_partitions, window_days
 from pipeline.transforms.assets import WAREHOUSE_POOL
-from pipeline.metadata import combine_versions, counts_table, table_version
+from pipeline.metadata import combine_versions, counts_table, fingerprint, table_version
 
 @multi_asset(
     name="raw_feedback_capture",
@@ -43,21 +44,23 @@ def raw_feedback_capture(context: AssetExecutionContext):
     n_events = n_responses = n_quarantined = 0
     versions: dict[str, list[str]] = {"events": [], "responses": [], "quarantine": []}
     for day in window_days(context):  # one day, or each day of a backfill range in turn
-        result = capture_day(paths.landing_dir(), day)
+        # Batches stream into the warehouse as they are parsed, in one transaction per day.
         with warehouse.connect() as con:
-            warehouse.replace_partition(con, "raw_feedback_events", result.events, day)
-            warehouse.replace_partition(con, "raw_feedback_responses", result.responses, day)
-            warehouse.replace_partition(con, "raw_quarantine", result.quarantine, day)
-        n_events += result.events.num_rows
-        n_responses += result.responses.num_rows
-        n_quarantined += result.quarantine.num_rows
-        files.update({f.file: f.records for f in result.files})
-        reasons.update(result.quarantine.column("reason").to_pylist())
-        versions["events"].append(table_version(result.events, "record_id || content_hash").value)
-        versions["responses"].append(
-            table_version(result.responses, "record_id || response_id || md5(content)").value
-        )
-        versions["quarantine"].append(table_version(result.quarantine, "record_id || reason").value)
+            with warehouse.partition_replacement(con, day) as write:
+                for batch in iter_capture_batches(paths.landing_dir(), day):
+                    write("raw_feedback_events", batch.events)
+                    write("raw_feedback_responses", batch.responses)
+                    write("raw_quarantine", batch.quarantine)
+                    n_events += batch.events.num_rows
+                    n_responses += batch.responses.num_rows
+                    n_quarantined += batch.quarantine.num_rows
+                    files.update({f.file: f.records for f in batch.files})
+                    reasons.update(batch.quarantine.column("reason").to_pylist())
+            where = f"where partition_date = '{date.fromisoformat(day).isoformat()}'::date"
+            versions["events"].append(fingerprint(con, f"select record_id || content_hash from raw_feedback_events {where}"))
+            versions["responses"].append(fingerprint(
+                con, f"select record_id || response_id || md5(content) from raw_feedback_responses {where}"))
+            versions["quarantine"].append(fingerprint(con, f"select record_id || reason from raw_quarantine {where}"))
     captured = n_events + n_quarantined
     yield MaterializeResult(
         asset_key="raw_feedback_events",
