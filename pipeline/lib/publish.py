@@ -7,7 +7,6 @@ are never modified after publishing, and LATEST only ever names a complete folde
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -43,10 +42,6 @@ _PARQUET_OPTIONS = dict(
 class Candidate:
     version_id: str
     path: Path
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def write_parquet(table: pa.Table, path: Path) -> str:
@@ -87,8 +82,10 @@ def write_candidate(
     vid = version_id(hashes, config)
     history = list(label_history or []) + [(vid, manifest.get("stats", {}).get("label_source_mix", {}))]
     figures = write_figures(work, history)
+    # Figures are listed like the data files (md5 of the bytes) but apart from them: they are
+    # drawn from those files and do not enter the version id.
     full_manifest = {"version_id": vid, **manifest, "files": hashes, "config": config,
-                     "figures": {name: _sha256(work / name) for name in figures}}
+                     "figures": {name: md5_hex((work / name).read_bytes()) for name in figures}}
     (work / "manifest.json").write_text(json.dumps(full_manifest, indent=2, sort_keys=True) + "\n")
     (work / "README.md").write_text(card.replace("{{VERSION_ID}}", vid), encoding="utf-8")
     target = staging_root / vid
