@@ -1,10 +1,15 @@
-"""Every prefline command explains itself: what it does, an example, its exit codes, where files go."""
+"""Every prefline command explains itself: what it does, examples, its exit codes, where files go.
+In-process through the parser: no subprocess, no warehouse."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 from pipeline.cli import EXIT_CODES, build_parser
+
+COMMANDS = ("build", "generate", "sample", "import", "validate", "trace", "diff", "versions", "forget", "republish")
 
 
 def _commands():
@@ -13,29 +18,64 @@ def _commands():
     return parser, sub.choices
 
 
-def test_the_top_level_help_lists_every_command_and_the_exit_codes():
+def _section(text: str, title: str) -> str:
+    """The indented lines under ``title:`` up to the next blank line."""
+    block = text.split(f"\n{title}:\n", 1)[1]
+    return block.split("\n\n", 1)[0]
+
+
+def test_every_command_is_there_and_has_its_exit_codes_written_down():
+    _, commands = _commands()
+    assert set(commands) == set(COMMANDS) == set(EXIT_CODES)
+
+
+def test_the_top_level_help_lists_every_command_examples_exit_codes_and_files():
     parser, commands = _commands()
     text = parser.format_help()
-    assert all(name in text for name in commands)
-    assert "exit codes:" in text and "3 another build holds this PREFLINE_HOME" in text
+    assert all(re.search(rf"^\s+{name}\s", text, re.M) for name in commands)
+    assert "prefline build --all" in _section(text, "examples")
+    codes = _section(text, "exit codes")
+    assert [line.split()[0] for line in codes.splitlines()] == ["0", "1", "2", "3"]
+    assert "another build holds this PREFLINE_HOME" in codes
+    assert "datasets/preference_pairs/<version>/" in text and "datasets/_staging/" in text
 
 
-@pytest.mark.parametrize("name", sorted(EXIT_CODES))
-def test_each_command_help_has_a_description_an_example_exit_codes_and_files(name):
+@pytest.mark.parametrize("name", COMMANDS)
+def test_each_command_help_has_a_description_examples_exit_codes_and_files(name):
     _, commands = _commands()
-    text = commands[name].format_help()
-    assert commands[name].description
-    assert "example" in text and f"prefline {name}" in text.split("example", 1)[1]
-    assert "exit codes:" in text and text.split("exit codes:", 1)[1].strip().startswith("0 ")
-    assert "datasets/preference_pairs/<version>/" in text
+    command = commands[name]
+    text = command.format_help()
+    assert command.description and len(command.description.split()) >= 25, "a paragraph, not a line"
+    examples = _section(text, "examples")
+    assert examples.strip() and all(f"prefline {name}" in line for line in examples.splitlines())
+    codes = [line.split()[0] for line in _section(text, "exit codes").splitlines()]
+    assert codes and codes[0] == "0" and codes == sorted(codes)
+    for key in ("landing/", "control/", "evalsets/", "warehouse.duckdb", "datasets/preference_pairs/<version>/",
+                "datasets/_staging/", "docs/gx/"):
+        assert key in text, key
+    # Every option says what it is for.
+    for action in command._actions:
+        assert action.help, f"{name}: {action.dest} has no help"
 
 
-def test_every_command_has_its_exit_codes_written_down():
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_exits_0_and_prints_the_same_text(name, capsys):
     _, commands = _commands()
-    assert set(commands) == set(EXIT_CODES)
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args([name, "--help"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == commands[name].format_help()
+
+
+def test_only_build_exits_3_and_build_documents_its_gate_and_lock_codes():
+    _, commands = _commands()
+    build = _section(commands["build"].format_help(), "exit codes")
+    assert re.search(r"^\s*1 blocked by a quality gate", build, re.M)
+    assert re.search(r"^\s*3 another build holds", build, re.M)
+    assert all(not re.search(r"^3 ", EXIT_CODES[n], re.M) for n in COMMANDS if n != "build")
 
 
 def test_version_flag(capsys):
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args(["--version"])
-    assert exc.value.code == 0 and capsys.readouterr().out.startswith("prefline ")
+    assert exc.value.code == 0 and re.match(r"prefline \S+\n", capsys.readouterr().out)
