@@ -16,7 +16,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.lib.hashing import content_id
+from pipeline.lib.card_plots import write_figures
+from pipeline.lib.hashing import content_id, md5_hex
 from pipeline.lib.publish import DATA_FILES, LATEST, PUBLICATIONS, latest_version, write_parquet
 
 DELETIONS_FILE = "deletions.csv"
@@ -114,10 +115,15 @@ def republish_without(con: duckdb.DuckDBPyConnection, datasets_root: Path, versi
         hashes[name] = write_parquet(table.filter(keep), work / f"{name}.parquet")
     manifest = json.loads((source / "manifest.json").read_text())
     successor = content_id({"files": hashes, "config": manifest.get("config"), "successor_of": version})[:16]
+    # The figures are redrawn from the successor's own rows (the label mix is the parent's,
+    # less the removed rows' share, which the card's republish note states).
+    mix = manifest.get("stats", {}).get("label_source_mix", {})
+    figures = write_figures(work, [(version, mix), (successor, mix)])
     manifest.update(
         version_id=successor,
         parent_version=version,
         files=hashes,
+        figures={name: md5_hex((work / name).read_bytes()) for name in figures},
         republished={"from": version, "without_deleted_users": len(users), "rows_removed": removed},
     )
     (work / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
