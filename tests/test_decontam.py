@@ -15,6 +15,7 @@ import pytest
 
 from pipeline.lib import decontam
 from pipeline.lib.decontam import DecontamConfig, EvalItem, detect_contamination, load_evalsets, match_texts
+from pipeline.lib.sample import START, benchmark_leaks
 
 GSM = ("Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins "
        "for her friends every day with four. She sells the remainder at the farmers' market daily for $2 "
@@ -193,3 +194,11 @@ def test_the_shipped_evalsets_load_with_their_licences():
     readme = (SHIPPED / "README.md").read_text()
     assert all(f"| {n:,} |" in readme for n in counts.values())
 
+
+def test_every_benchmark_leak_of_the_sample_is_caught():
+    leaks = [e for events in benchmark_leaks(3, START).values() for e in events]
+    texts = [e["prompt"]["messages"][0]["content"] for e in leaks]
+    found = match_texts(texts, load_evalsets(SHIPPED))
+    assert len(texts) == 27 and all(found)
+    assert {f[0] for f in found} == set(SHIPPED_COUNTS)
+    assert benchmark_leaks(3, START) == benchmark_leaks(3, START)
