@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.lib import decontam
 from pipeline.lib.decontam import DecontamConfig, EvalItem, detect_contamination, load_evalsets, match_texts
-from pipeline.lib.sample import START, benchmark_leaks
+from pipeline.lib.sample import START, benchmark_leaks, copy_evalsets
 
 GSM = ("Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins "
        "for her friends every day with four. She sells the remainder at the farmers' market daily for $2 "
@@ -202,3 +202,12 @@ def test_every_benchmark_leak_of_the_sample_is_caught():
     assert len(texts) == 27 and all(found)
     assert {f[0] for f in found} == set(SHIPPED_COUNTS)
     assert benchmark_leaks(3, START) == benchmark_leaks(3, START)
+
+
+def test_the_sample_installs_the_shipped_evalsets_once(tmp_path):
+    target = tmp_path / "evalsets"
+    assert copy_evalsets(target) == [f"{b}.jsonl.gz" for b in sorted(SHIPPED_COUNTS)]
+    (target / "gsm8k.jsonl.gz").write_bytes(b"")  # a deployment's own edit
+    assert copy_evalsets(target) == []
+    assert (target / "gsm8k.jsonl.gz").read_bytes() == b""
+    assert {i.benchmark for i in load_evalsets(target)} == set(SHIPPED_COUNTS) - {"gsm8k"}
