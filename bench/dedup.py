@@ -1,19 +1,25 @@
 """Near-duplicate prompt clustering: prefline vs HuggingFace datatrove, side by side.
 
-    .venv/bin/python bench/dedup.py --prompts 100000
+    .venv/bin/python bench/dedup.py --prompts 100000 --increment 10000
     .venv/bin/python bench/dedup.py --prompts 1000000 --increment 100000
+    .venv/bin/python bench/dedup.py --prompts 100000 --sweep --skip-datatrove   # LSH settings
 
-Generates N prompts (20-200 words from a Zipf vocabulary of real words) with a known ground
-truth: 4% of them get a near-duplicate made by word substitutions at a target word-3-gram
-Jaccard in [0.8, 0.95], 2% a hard negative at [0.3, 0.5]. Each system clusters the same
-prompts in its own process; wall time and peak RSS of the process tree are measured, and
-pairs are scored: recall over injected pairs with true Jaccard >= 0.8, precision over every
-pair a system put in one cluster (true when its exact Jaccard is >= 0.7). Both use word
-3-gram shingles and 20 bands x 5 rows. datatrove runs with 2 tasks and 2 workers from the
-bench-only venv bench/.venv-datatrove (created on first use; never a project dependency).
+Generates N (+ K) prompts (20-200 words from a Zipf vocabulary of the real words in the
+bundled HH-RLHF and OASST text) with a known ground truth: 4% of the base prompts get a
+near-duplicate made by word substitutions at a target word-3-gram Jaccard in [0.8, 0.95],
+2% a hard negative at [0.3, 0.5], all shuffled. Each system clusters the same N prompts in
+its own process; wall time, peak RSS of the process tree, CPU seconds and the load other
+processes put on the machine meanwhile are measured, and pairs are scored: recall over
+injected pairs with true Jaccard >= 0.8, precision over the pairs a system put in one
+cluster (true when their exact Jaccard is >= 0.7). prefline runs `assign_clusters` (what
+the dedup asset calls) with the `dedup:` defaults of prefline.yaml on a DuckDB file;
+datatrove runs MinhashDedupSignature -> MinhashDedupBuckets -> MinhashDedupCluster through
+LocalPipelineExecutor (2 tasks, 2 workers) with the same shingles and banding, and again
+with its default 14 x 8, from the bench-only venv bench/.venv-datatrove (created on first
+use; never a project dependency).
 
---increment K also times prefline's nightly path: K new prompts clustered against the N of
-history with cached signatures and edges, vs clustering all N + K from scratch.
+--increment K also times prefline's nightly path: the K last prompts clustered against the
+N of history with signatures, band hashes and edges cached, vs all N + K from scratch.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import gzip
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -33,12 +40,16 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DT_VENV = ROOT / "bench" / ".venv-datatrove"
 SHARED = ROOT.parent / "shared" / "data"
-SHINGLE, BANDS, ROWS = 3, 20, 5
+SHINGLE = 3  # the ground truth's Jaccard is over word 3-grams
+DEDUP = yaml.safe_load((ROOT / "prefline.yaml").read_text())["dedup"]  # prefline runs with its defaults
+BANDS, ROWS = DEDUP["bands"], DEDUP["rows"]
+DUCKDB_MEMORY = "1GB"
 
 
 # ---------------------------------------------------------------- data with ground truth
@@ -82,9 +93,14 @@ def _edit_to(words: list[str], target: tuple[float, float], rng, vocab) -> tuple
     return best
 
 
-def generate(n: int, seed: int = 7) -> tuple[list[str], list[tuple[int, int, float]]]:
+def generate(total: int, seed: int = 7) -> tuple[list[str], list[tuple[int, int, float]]]:
+    """``total`` prompts: base prompts plus 4% (of the bases) near-duplicates and 2% hard
+    negatives, shuffled; the ground truth lists (original, edited, exact Jaccard)."""
     rng = np.random.default_rng(seed)
     vocab = _vocabulary()
+    n = round(total / 1.06)
+    n_near = int(n * 0.04)
+    n_hard = total - n - n_near
     ranks = np.minimum(rng.zipf(1.15, size=n * 120), len(vocab)) - 1
     lengths = rng.integers(20, 201, size=n)
     texts: list[str] = []
@@ -93,7 +109,6 @@ def generate(n: int, seed: int = 7) -> tuple[list[str], list[tuple[int, int, flo
         texts.append(" ".join(vocab[r] for r in ranks[pos:pos + length]))
         pos += length
     truth = []
-    n_near, n_hard = int(n * 0.04), int(n * 0.02)
     picks = rng.choice(n, size=n_near + n_hard, replace=False)
     for k, i in enumerate(picks):
         target = (0.8, 0.95) if k < n_near else (0.3, 0.5)
@@ -138,8 +153,19 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy since boot (all cores)."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def run_measured(cmd: list[str]) -> dict:
+    """Run ``cmd``; wall time, peak RSS of its process tree (sampled every 50 ms), its CPU
+    seconds, and the cores other processes kept busy meanwhile (how loaded the machine was)."""
     start = time.monotonic()
+    busy0, own0 = _machine_busy_s(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = 0
     done = threading.Event()
@@ -155,26 +181,32 @@ def run_measured(cmd: list[str]) -> dict:
     out, _ = proc.communicate()
     done.set()
     sampler.join()
+    wall = time.monotonic() - start
+    own1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (own1.ru_utime - own0.ru_utime) + (own1.ru_stime - own0.ru_stime)
+    other = max(0.0, _machine_busy_s() - busy0 - cpu) / wall
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{out[-4000:]}")
-    return {"wall_s": round(time.monotonic() - start, 2), "peak_tree_rss_mb": round(peak / 1024, 1), "log": out}
+    return {"wall_s": round(wall, 2), "peak_tree_rss_mb": round(peak / 1024, 1), "cpu_s": round(cpu, 1),
+            "other_load_cores": round(other, 2), "log": out}
 
 
 def prefline_worker(prompts: Path, labels_out: Path, history: Path | None) -> None:
     """Cluster through prefline's warehouse path (the same function the dedup asset calls),
-    on a DuckDB file of its own. With ``history``, that file already holds the signatures and
-    edges of the history, and the timing covers the new day only."""
+    on a DuckDB file of its own. With ``history``, that file already holds the signatures,
+    bands and edges of the history, and the timing covers the new day only."""
     import duckdb
 
     sys.path.insert(0, str(ROOT))
     from pipeline.lib.clusters import assign_clusters
 
     db = history if history is not None else labels_out.with_suffix(".duckdb")
-    con = duckdb.connect(str(db), config={"memory_limit": "1GB", "threads": 2})
+    con = duckdb.connect(str(db), config={"memory_limit": DUCKDB_MEMORY, "threads": 2,
+                                          "preserve_insertion_order": False})
     con.execute(f"create or replace table normalized_events as select md5(text) as prompt_hash, text as prompt_text "
                 f"from read_parquet('{prompts}')")
     started = time.monotonic()
-    stats = assign_clusters(con, {"shingle_words": SHINGLE, "bands": BANDS, "rows": ROWS})
+    stats = assign_clusters(con, DEDUP)
     stats["cluster_s"] = round(time.monotonic() - started, 2)
     con.execute(f"copy (select c.cluster_id, p.i from (select md5(text) as h, i from read_parquet('{prompts}')) p "
                 f"join prompt_clusters c on c.prompt_hash = p.h order by p.i) to '{labels_out}' (format parquet)")
@@ -253,32 +285,90 @@ def run_prefline(prompts: Path, work: Path, history: Path | None = None) -> tupl
 
 # ---------------------------------------------------------------- scoring
 def score(labels: np.ndarray, texts: list[str], truth: list[tuple[int, int, float]], sample: int = 20_000) -> dict:
-    """Recall over injected pairs with J >= 0.8; precision over predicted same-cluster pairs
-    (exact over up to ``sample`` pairs, drawn uniformly when there are more)."""
+    """Recall over injected pairs with J >= 0.8; precision over the pairs a system put in one
+    cluster (all of them when there are at most ``sample``, else a uniform sample)."""
     positives = [(a, b) for a, b, j in truth if j >= 0.8]
     recall = sum(bool(labels[a] == labels[b]) for a, b in positives) / max(1, len(positives))
     _, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
     weights = sizes * (sizes - 1) // 2
     predicted = int(weights.sum())
+    edge = [(a, b) for a, b, j in truth if 0.8 <= j < 0.85]
+    hard = [(a, b) for a, b, j in truth if j <= 0.5]
+    result = {"recall_at_0.8": round(recall, 4),
+              "recall_0.80_0.85": round(sum(bool(labels[a] == labels[b]) for a, b in edge) / max(1, len(edge)), 4),
+              "hard_negatives_merged": round(sum(bool(labels[a] == labels[b]) for a, b in hard) / max(1, len(hard)), 4),
+              "precision": None, "predicted_pairs": predicted,
+              "largest_cluster": int(sizes.max(initial=0)), "injected_positive_pairs": len(positives)}
     if predicted == 0:
-        return {"recall_at_0.8": round(recall, 4), "precision": None, "predicted_pairs": 0,
-                "largest_cluster": int(sizes.max(initial=0)), "injected_positive_pairs": len(positives)}
+        return result
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    multi = np.flatnonzero(sizes > 1)
     rng = np.random.default_rng(0)
-    members = {c: np.flatnonzero(inverse == c) for c in np.flatnonzero(sizes > 1)}
-    picks = rng.choice(len(weights), size=min(sample, predicted), p=weights / predicted)
-    true = 0
-    for c in picks:
-        a, b = rng.choice(members[c], size=2, replace=False)
-        true += jaccard(texts[a], texts[b]) >= 0.7
-    return {"recall_at_0.8": round(recall, 4), "precision": round(true / len(picks), 4), "predicted_pairs": predicted,
-            "largest_cluster": int(sizes.max()), "injected_positive_pairs": len(positives)}
+    if predicted <= sample:
+        pairs = [(order[bounds[c] + i], order[bounds[c] + j]) for c in multi
+                 for i in range(sizes[c]) for j in range(i + 1, sizes[c])]
+    else:
+        pairs = []
+        for c in rng.choice(len(weights), size=sample, p=weights / predicted):
+            i, j = rng.choice(sizes[c], size=2, replace=False)
+            pairs.append((order[bounds[c] + i], order[bounds[c] + j]))
+    result["precision"] = round(sum(jaccard(texts[a], texts[b]) >= 0.7 for a, b in pairs) / len(pairs), 4)
+    return result
+
+
+# ---------------------------------------------------------------- defaults
+SWEEP = [  # (bands, rows, threshold)
+    (10, 5, 0.7), (16, 4, 0.7), (12, 8, 0.7), (14, 8, 0.7), (20, 5, 0.6), (20, 5, 0.7), (20, 5, 0.75),
+    (25, 4, 0.7), (32, 4, 0.7),
+]
+
+
+def sweep(texts: list[str], truth: list[tuple[int, int, float]]) -> list[dict]:
+    """prefline's signatures and in-memory LSH (the same chaining and verification as the
+    warehouse path) over a grid of bands x rows and thresholds, in this process."""
+    sys.path.insert(0, str(ROOT))
+    from pipeline.lib.minhash import MinHashConfig, cluster, signatures
+
+    arr = pa.array(texts)
+    rows = []
+    for bands, r, threshold in SWEEP:
+        config = MinHashConfig(shingle_words=DEDUP["shingle_words"], bands=bands, rows=r, threshold=threshold,
+                               seed=DEDUP["seed"])
+        t = time.monotonic()
+        sigs = signatures(arr, config)
+        sign_s = time.monotonic() - t
+        t = time.monotonic()
+        labels, edges, _ = cluster(sigs, config)
+        rows.append({"bands": bands, "rows": r, "num_perm": config.num_perm, "threshold": threshold,
+                     "sign_s": round(sign_s, 2), "lsh_s": round(time.monotonic() - t, 2), "edges": len(edges),
+                     **score(labels, texts, truth)})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def _md_table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]
+    lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _load_note(runs: list[dict]) -> str:
+    loads = [r["other_load_cores"] for r in runs if "other_load_cores" in r]
+    if not loads:
+        return ""
+    return (f"Other processes kept {min(loads):.2f}-{max(loads):.2f} of the machine's {os.cpu_count()} cores busy "
+            f"during the measured runs (column `other load`): "
+            + ("the machine was busy, so wall times are pessimistic." if max(loads) > 0.3 else "the machine was idle.")
+            + "\n")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--prompts", type=int, default=100_000)
+    ap.add_argument("--prompts", type=int, default=100_000, help="prompts of history (default 100000; 1000000 for the big run)")
     ap.add_argument("--increment", type=int, default=0, help="also time a nightly day of this many new prompts")
     ap.add_argument("--skip-datatrove", action="store_true")
+    ap.add_argument("--sweep", action="store_true", help="compare bands x rows x threshold settings instead")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -286,20 +376,35 @@ def main() -> None:
         return
 
     n = args.prompts
+    t = time.monotonic()
+    texts, truth = generate(n + args.increment)
+    gen_s = time.monotonic() - t
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.sweep:
+        rows = sweep(texts, truth)
+        stem = RESULTS / f"dedup-sweep-{n}"
+        stem.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
+        keys = ["bands", "rows", "num_perm", "threshold", "sign_s", "lsh_s", "recall_at_0.8", "recall_0.80_0.85",
+                "precision", "hard_negatives_merged", "predicted_pairs", "largest_cluster"]
+        text = (f"# dedup-sweep-{n}: LSH settings on {n:,} prompts\n\n"
+                f"prefline's signatures and in-memory LSH, one process; {len([1 for *_, j in truth if j >= 0.8]):,} "
+                f"injected pairs at Jaccard >= 0.8. Machine load average at the start: "
+                f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores.\n\n"
+                + _md_table(keys, [[r[k] for k in keys] for r in rows]) + "\n")
+        stem.with_suffix(".md").write_text(text)
+        print(text)
+        return
+
     with tempfile.TemporaryDirectory(prefix="prefline-dedup-") as tmp:
         work = Path(tmp)
-        t = time.monotonic()
-        texts, truth = generate(n + args.increment)
-        gen_s = time.monotonic() - t
-        # The generator adds injected near-duplicates on top of n + increment prompts; the last
-        # ``increment`` are the nightly day, the history is everything before them.
-        n = len(texts) - args.increment
-        history, new = texts[:n], texts[n:]
+        # The last ``increment`` prompts are the nightly day; the history is everything before.
+        history = texts[:n]
         truth_hist = [(a, b, j) for a, b, j in truth if a < n and b < n]
         prompts = work / "prompts.parquet"
         pq.write_table(pa.table({"i": np.arange(n), "text": history}), prompts)
-        result = {"prompts": n, "generate_s": round(gen_s, 1), "shingle_words": SHINGLE, "bands": BANDS, "rows": ROWS,
-                  "injected_pairs": len(truth_hist)}
+        result = {"prompts": n, "generate_s": round(gen_s, 1), "shingle_words": DEDUP["shingle_words"],
+                  "bands": BANDS, "rows": ROWS, "threshold": DEDUP["threshold"], "duckdb_memory_limit": DUCKDB_MEMORY,
+                  "cores": os.cpu_count(), "injected_pairs": len(truth_hist)}
         measured, labels = run_prefline(prompts, work)
         result["prefline"] = {**measured, **score(labels, history, truth_hist)}
         print("prefline", result["prefline"], flush=True)
@@ -312,29 +417,38 @@ def main() -> None:
         if args.increment:
             everything = work / "all.parquet"
             pq.write_table(pa.table({"i": np.arange(len(texts)), "text": texts}), everything)
-            nightly, _ = run_prefline(everything, work, history=prompts.with_name("prefline-prompts.duckdb"))
-            full, _ = run_prefline(everything, work)
-            result["increment"] = {"new_prompts": len(texts) - n, "nightly": nightly, "full": full,
-                                   "ratio": round(nightly["cluster_s"] / full["cluster_s"], 3)}
+            nightly, labels_nightly = run_prefline(everything, work, history=prompts.with_name("prefline-prompts.duckdb"))
+            full, labels_full = run_prefline(everything, work)
+            same = bool((labels_nightly == labels_full).all())
+            result["increment"] = {"new_prompts": len(texts) - n, "history_prompts": n, "nightly": nightly, "full": full,
+                                   "same_clusters": same,
+                                   "ratio_cluster_s": round(nightly["cluster_s"] / full["cluster_s"], 3),
+                                   "ratio_wall_s": round(nightly["wall_s"] / full["wall_s"], 3)}
             print("increment", result["increment"], flush=True)
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"dedup-{args.prompts}"
+    stem = RESULTS / f"dedup-{n}"
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    rows = [("system", "wall s", "cluster s", "peak MB", "prompts/s", "recall (J>=0.8)", "precision", "largest cluster")]
+    header = ["system", "wall s", "cluster s", "peak MB", "prompts/s (wall)", "recall (J>=0.8)", "precision",
+              "largest cluster", "CPU s", "other load"]
+    rows, runs = [], []
     for name in ("prefline", "datatrove", "datatrove 14x8"):
         if name in result:
             r = result[name]
-            rows.append((name, r["wall_s"], r["cluster_s"], r["peak_tree_rss_mb"], round(n / r["wall_s"]),
-                         r["recall_at_0.8"], r["precision"], r["largest_cluster"]))
-    table = "\n".join("| " + " | ".join(map(str, r)) + " |" + ("\n|---|---:|---:|---:|---:|---:|---:|---:|" if k == 0 else "")
-                      for k, r in enumerate(rows))
-    text = f"# dedup-{args.prompts}: {n:,} prompts\n\n{table}\n"
+            runs.append(r)
+            rows.append([name, r["wall_s"], r["cluster_s"], r["peak_tree_rss_mb"], round(n / r["wall_s"]),
+                         r["recall_at_0.8"], r["precision"], r["largest_cluster"], r["cpu_s"], r["other_load_cores"]])
+    text = (f"# dedup-{n}: {n:,} prompts\n\nprefline: {DEDUP['shingle_words']}-word shingles, {BANDS} bands x {ROWS} rows, "
+            f"threshold {DEDUP['threshold']}, DuckDB capped at {DUCKDB_MEMORY}. {result['injected_pairs']:,} injected pairs.\n\n"
+            + _md_table(header, rows) + "\n")
     if "increment" in result:
         inc = result["increment"]
-        text += (f"\nNightly increment: {inc['new_prompts']:,} new prompts against {n:,} of history: "
-                 f"{inc['nightly']['cluster_s']} s vs {inc['full']['cluster_s']} s re-clustering all "
-                 f"(ratio {inc['ratio']}).\n")
+        runs += [inc["nightly"], inc["full"]]
+        text += (f"\nNightly increment: {inc['new_prompts']:,} new prompts against {n:,} of history (signatures, bands "
+                 f"and edges cached): {inc['nightly']['cluster_s']} s vs {inc['full']['cluster_s']} s clustering all "
+                 f"{len(texts):,} from scratch (ratio {inc['ratio_cluster_s']}; whole process {inc['nightly']['wall_s']} s "
+                 f"vs {inc['full']['wall_s']} s, ratio {inc['ratio_wall_s']}); peak {inc['nightly']['peak_tree_rss_mb']} MB "
+                 f"vs {inc['full']['peak_tree_rss_mb']} MB; same clusters: {inc['same_clusters']}.\n")
+    text += "\n" + _load_note(runs)
     text += f"\n```\n{json.dumps(result, indent=2)}\n```\n"
     stem.with_suffix(".md").write_text(text)
     print(text)
