@@ -61,8 +61,10 @@ trainer-smoke: $(TRAINER)/.installed
 	@test -f $(PREFLINE_HOME)/datasets/preference_pairs/LATEST || $(MAKE) run
 	$(TRAINER)/python scripts/trainer_smoke.py
 
-## bench-dedup: near-dup clustering, prefline vs datatrove, 100k and 1M prompts
+## bench-dedup: near-dup clustering, prefline vs datatrove (its own venv, bench/.venv-datatrove),
+## 100k and 1M prompts with a nightly increment, and the LSH settings sweep behind the defaults
 bench-dedup: install
+	$(BIN)/python bench/dedup.py --prompts 100000 --sweep
 	$(BIN)/python bench/dedup.py --prompts 100000 --increment 10000
 	$(BIN)/python bench/dedup.py --prompts 1000000 --increment 100000
 

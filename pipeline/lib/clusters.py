@@ -175,7 +175,7 @@ def _forget_gone(con) -> int:
                    anti join normalized_events e on e.prompt_hash = s.prompt_hash""")
     gone = con.execute("select count(*) from _gone").fetchall()[0][0]
     con.execute("create or replace temp table _rechain as select distinct h from prompt_bands "
-                "where id in (select id from _gone)")
+                f"where {'id in (select id from _gone)' if gone else 'false'}")
     if gone:
         con.execute("delete from prompt_bands where id in (select id from _gone)")
         con.execute("delete from prompt_edges where a in (select id from _gone) or b in (select id from _gone)")
