@@ -11,14 +11,17 @@ from pipeline.lib.minhash import MinHashConfig, cluster, normalize, shingle_hash
 
 BASE = [
     "Write a short poem about the ocean at night, with stars reflecting on the calm water and a lighthouse far away",
-    "Explain how a binary search tree keeps its keys ordered and what happens when you insert a duplicate key into it",
+    "Explain how a binary search tree keeps its keys ordered, what happens when you insert a duplicate key into it, "
+    "and how the tree can be kept balanced so that lookups stay fast even after many insertions and deletions",
     "What are the main causes of inflation in an economy and how do central banks usually respond to rising prices",
     "Give me a recipe for a vegetarian lasagna that uses spinach, ricotta and mushrooms and serves six people",
 ]
-# Each differs from its base by one or two words: word-3-gram Jaccard well above 0.8.
+# Near-duplicates of the first two: a word replaced at the end, a word replaced in the middle
+# (word-3-gram Jaccard 0.90 and 0.85, checked below).
 NEAR = [
     "Write a short poem about the ocean at night, with stars reflecting on the calm water and a lighthouse far off",
-    "Explain how a binary search tree keeps its keys sorted and what happens when you insert a duplicate key into it",
+    "Explain how a binary search tree keeps its keys sorted, what happens when you insert a duplicate key into it, "
+    "and how the tree can be kept balanced so that lookups stay fast even after many insertions and deletions",
 ]
 DISTINCT = [
     "Translate the following sentence into French: the weather is lovely today and we are going to the park",
@@ -67,7 +70,14 @@ def test_normalization_lowercases_drops_punctuation_and_collapses_whitespace():
     assert len(set(hashes[4:8].tolist())) == 4
 
 
+def _jaccard(a: str, b: str) -> float:
+    values, starts = shingle_hashes(pa.array([a, b]), 3)
+    sa, sb = set(values[:starts[1]].tolist()), set(values[starts[1]:].tolist())
+    return len(sa & sb) / len(sa | sb)
+
+
 def test_known_near_duplicates_cluster_and_distinct_prompts_do_not():
+    assert [round(_jaccard(n, b), 2) for n, b in zip(NEAR, BASE)] == [0.9, 0.85]
     con = _warehouse(BASE + NEAR + DISTINCT)
     stats = assign_clusters(con)
     assert set(stats) == STAT_KEYS
@@ -122,6 +132,8 @@ def test_a_shingling_change_re_signs_everything_and_a_banding_change_only_re_com
     assert banding["signed"] == 0 and banding["compared"] == len(BASE + NEAR)
     threshold = assign_clusters(con, {"bands": 25, "rows": 4, "threshold": 0.75})
     assert threshold["signed"] == 0 and threshold["compared"] == len(BASE + NEAR)
+    fewer = assign_clusters(con, {"bands": 16, "rows": 4})
+    assert fewer["signed"] == len(BASE + NEAR) and fewer["clusters"] == len(BASE)
     shingles = assign_clusters(con, {"shingle_words": 2})
     assert shingles["signed"] == len(BASE + NEAR) and shingles["compared"] == len(BASE + NEAR)
     assert con.execute("select count(distinct config) from prompt_signatures").fetchone()[0] == 1
