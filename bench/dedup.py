@@ -369,7 +369,8 @@ def _load_note(runs: list[dict]) -> str:
         return ""
     return (f"Other processes kept {min(loads):.2f}-{max(loads):.2f} of the machine's {os.cpu_count()} cores busy "
             f"during the measured runs (column `other load`): "
-            + ("the machine was busy, so wall times are pessimistic." if max(loads) > 0.3 else "the machine was idle.")
+            + ("the machine was busy, so wall times are pessimistic." if max(loads) > 0.5 else
+               "the machine was lightly loaded." if max(loads) > 0.1 else "the machine was otherwise idle.")
             + "\n")
 
 
