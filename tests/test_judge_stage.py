@@ -3,9 +3,12 @@ self-preference flags, with the judge's metrics stored for the manifest."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 import orjson
 
+from pipeline.lib.hashing import md5_hex
 from pipeline.lib.judge import Judge, Verdict
 from pipeline.lib.judge_stage import label_pairs
 
@@ -15,13 +18,14 @@ PROMPT = orjson.dumps([{"role": "user", "content": "q"}]).decode()
 def _candidates(con, n_human=40, n_unlabeled=10):
     con.execute("""create table int_pairs__candidates (pair_id varchar, prompt_messages varchar, a_content varchar,
                    b_content varchar, a_model varchar, b_model varchar, needs_judge boolean, label_source varchar,
-                   split varchar, capped boolean)""")
+                   split varchar, capped boolean, partition_date date)""")
     rows = [(f"h{i}", PROMPT, f"short {i}", f"a much longer answer {i}", "acme-chat-7b", "orca-3b", False,
-             "human_pairwise", "test" if i % 4 == 0 else "train", False) for i in range(n_human)]
+             "human_pairwise", "test" if i % 4 == 0 else "train", False, "2026-10-01") for i in range(n_human)]
     # The last unlabeled pair is over its cluster's cap: it is never sent to the judge.
     rows += [(f"u{i}", PROMPT, f"x {i}", f"y but longer {i}", "acme-chat-7b", "orca-3b", True, "ai_judge", "train",
-              i == n_unlabeled - 1) for i in range(n_unlabeled)]
-    con.executemany("insert into int_pairs__candidates values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+              i == n_unlabeled - 1, "2026-10-01") for i in range(n_unlabeled)]
+    if rows:
+        con.executemany("insert into int_pairs__candidates values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 class LongerJudge(Judge):
@@ -63,3 +67,43 @@ def test_disagreeing_human_labels_and_self_preference_are_flagged_not_flipped():
     assert metrics["human_labels_flagged"] == 10 and metrics["judge_human_agreement"] == 0.0
     stored = dict(con.execute("select metric, value from judge_metrics").fetchall())
     assert stored["judge_id"] == "openai:acme-chat-judge"
+
+
+def _reward_model_day(con, day: str, n_human: int, n_unlabeled: int) -> None:
+    """Human pairs where the answer naming its steps wins, and unlabeled pairs, first seen on ``day``."""
+    # Pair ids are content hashes: a new day's pairs enter the lowest-id sample.
+    rows = [(md5_hex(f"{day}-h{i}"), PROMPT, f"first step {i}, then step {i + 1} ({day})", f"no idea {i} ({day})", "m1", "m2", False,
+             "human_rating", "train", False, day) for i in range(n_human)]
+    rows += [(md5_hex(f"{day}-u{i}"), PROMPT, f"step {i} first ({day})", f"dunno {i} ({day})", "m1", "m2", True, "ai_judge", "train",
+              False, day) for i in range(n_unlabeled)]
+    con.executemany("insert into int_pairs__candidates values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def test_between_refit_boundaries_a_new_day_reuses_the_judge_and_its_verdicts(tmp_path):
+    from pipeline.lib.judge import RewardModelJudge
+
+    class RewardModels:
+        def build(self, train_pairs):
+            return RewardModelJudge(n_features=2**10).fit(train_pairs, cache_dir=tmp_path)
+
+    con = duckdb.connect()
+    _candidates(con, n_human=0, n_unlabeled=0)
+    # Monday 2026-10-05 is a refit boundary.
+    assert date(2026, 10, 5).weekday() == 0
+    for day in ("2026-10-03", "2026-10-04", "2026-10-05"):
+        _reward_model_day(con, day, n_human=30, n_unlabeled=5)
+    first = label_pairs(con, RewardModels(), accuracy_floor=0.0, max_train_pairs=40, refit_every_days=7)
+    assert first["judge_trained_before"] == "2026-10-05"
+    assert first["judge_calls"] == 2 * 15
+
+    _reward_model_day(con, "2026-10-06", n_human=30, n_unlabeled=5)
+    nightly = label_pairs(con, RewardModels(), accuracy_floor=0.0, max_train_pairs=40, refit_every_days=7)
+    assert nightly["judge_version"] == first["judge_version"]
+    assert nightly["judge_calls"] == 2 * 5, "only the new day's pairs are judged"
+
+    # Every build whose human pairs changed refits when there is no cadence ...
+    refit = label_pairs(con, RewardModels(), accuracy_floor=0.0, max_train_pairs=40, refit_every_days=0)
+    assert refit["judge_trained_before"] == "latest" and refit["judge_version"] != first["judge_version"]
+    # ... and so does a cadence whose sample history before the boundary cannot fill.
+    small = label_pairs(con, RewardModels(), accuracy_floor=0.0, max_train_pairs=1000, refit_every_days=7)
+    assert small["judge_trained_before"] == "latest" and small["human_train_pairs"] == 120

@@ -16,7 +16,7 @@ from pipeline.transforms.assets import WAREHOUSE_POOL
     group_name="judge_labeling",
     deps=[AssetKey("int_pairs__candidates")],
     pool=WAREHOUSE_POOL,
-    code_version="judge-v1",
+    code_version="judge-v2",
     description=(
         "Labels pairs that have no human preference with the Judge resource. Every pair is "
         "judged in both orders and only consistent verdicts are used; verdicts are cached by "
@@ -33,6 +33,7 @@ def judge_verdicts(context: AssetExecutionContext, judge: JudgeResource) -> Mate
             accuracy_floor=float(config["judge"]["accuracy_floor"]),
             max_train_pairs=int(config["judge"]["max_train_pairs"]),
             max_audit_pairs=int(config["judge"]["max_audit_pairs"]),
+            refit_every_days=int(config["judge"].get("refit_every_days", 0)),
         )
         version = fingerprint(con, "select pair_id || coalesce(winner, '-') || coalesce(reason, '') from judge_verdicts")
     for line in metrics.get("notes", []):

@@ -4,6 +4,7 @@ orders, and audit human test pairs blind."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 import duckdb
@@ -37,26 +38,51 @@ class JudgeFactory(Protocol):
     def build(self, train_pairs: list[tuple[list[dict], str, str]]) -> Judge: ...
 
 
-def _human_pairs(con: duckdb.DuckDBPyConnection, split: str, limit: int) -> list[tuple[list[dict], str, str]]:
-    """Human pairs of a split; past ``limit``, a deterministic sample (lowest pair ids, which
-    are content hashes, so the sample is spread evenly and stable across rebuilds)."""
+def _human_pairs(con: duckdb.DuckDBPyConnection, split: str, limit: int,
+                 before: date | None = None) -> list[tuple[list[dict], str, str]]:
+    """Human pairs of a split, first seen before ``before`` if given; past ``limit``, a
+    deterministic sample (lowest pair ids, which are content hashes, so the sample is spread
+    evenly and stable across rebuilds)."""
     rows = con.execute(
         """
         select prompt_messages, a_content, b_content from int_pairs__candidates
         where not needs_judge and label_source like 'human_%' and split = ?
+          and (cast(? as date) is null or partition_date < cast(? as date))
         order by pair_id
         limit ?
         """,
-        [split, limit],
+        [split, before, before, limit],
     ).fetchall()
     return [(orjson.loads(p), a, b) for p, a, b in rows]
 
 
+def refit_boundary(con: duckdb.DuckDBPyConnection, refit_every_days: int) -> date | None:
+    """The day before which the judge's training pairs are drawn: the newest boundary at or
+    before the newest day in the window, boundaries falling every ``refit_every_days`` days from
+    Monday 0001-01-01 (every 7: Mondays). Between two boundaries the training set, hence the judge version and every cached
+    verdict, stays the same, so a nightly build judges only the new pairs; a full rebuild of
+    the same data picks the same boundary. 0: no boundary, the judge is refit on every build
+    whose human pairs changed."""
+    if refit_every_days <= 0:
+        return None
+    newest = con.execute("select max(partition_date) from int_pairs__candidates").fetchone()[0]
+    if newest is None:
+        return None
+    return newest - timedelta(days=(newest.toordinal() - 1) % refit_every_days)
+
+
 def label_pairs(con: duckdb.DuckDBPyConnection, factory: JudgeFactory, accuracy_floor: float,
-                max_train_pairs: int = 20_000, max_audit_pairs: int = 5_000) -> dict[str, Any]:
-    train, test = _human_pairs(con, "train", max_train_pairs), _human_pairs(con, "test", max_audit_pairs)
+                max_train_pairs: int = 20_000, max_audit_pairs: int = 5_000,
+                refit_every_days: int = 0) -> dict[str, Any]:
+    boundary = refit_boundary(con, refit_every_days)
+    train = _human_pairs(con, "train", max_train_pairs, boundary)
+    if boundary is not None and len(train) < max_train_pairs:
+        # Too little history before the boundary for a full sample: train on everything.
+        boundary, train = None, _human_pairs(con, "train", max_train_pairs)
+    test = _human_pairs(con, "test", max_audit_pairs)
     notes: list[str] = []
-    metrics: dict[str, Any] = {"human_train_pairs": len(train), "human_test_pairs": len(test)}
+    metrics: dict[str, Any] = {"human_train_pairs": len(train), "human_test_pairs": len(test),
+                               "judge_trained_before": boundary.isoformat() if boundary else "latest"}
     to_judge = con.execute(
         """
         select pair_id, prompt_messages, a_content as response_a, b_content as response_b,
