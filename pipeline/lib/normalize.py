@@ -124,7 +124,13 @@ KEPT_EVENTS_SQL = """
     from stg_feedback__events e
     join int_feedback__filtered f on f.record_id = e.record_id
     where f.kept and e.partition_date = ?::date and f.partition_date = ?::date
+      and md5_number(e.prompt_json) % {chunks} = {chunk}
 """
+
+# A day is normalized in slices of about this many kept events, so memory holds one slice of
+# texts (and their redacted copies), not a whole day's. Slices split by prompt: every
+# distinct prompt is parsed once.
+CHUNK_EVENTS = 200_000
 
 
 def _redact_column(table: pa.Table, column: str, hash_column: str) -> tuple[pa.Table, dict[str, set[str]]]:
@@ -155,14 +161,28 @@ def _without(table: pa.Table, record_ids: set[str]) -> pa.Table:
     return table.filter(keep)
 
 
-def normalize_day(con, day: str, batch_rows: int = 50_000, pii_policy: str = "redact") -> dict[str, pa.Table]:
-    """Normalize one day's kept events: prompts in Python batches, responses and edits in SQL,
-    PII screened in all three. Returns the normalized_events, normalized_responses and
-    normalization_rejections rows."""
+def normalize_day_slices(con, day: str, pii_policy: str = "redact",
+                         chunk_events: int = CHUNK_EVENTS) -> Iterator[dict[str, pa.Table]]:
+    """Normalize one day's kept events slice by slice (see CHUNK_EVENTS); each slice is the
+    normalized_events, normalized_responses and normalization_rejections rows of its events."""
+    kept = con.execute(f"select count(*) from ({KEPT_EVENTS_SQL.format(chunks=1, chunk=0)})", [day, day]).fetchone()[0]
+    chunks = max(1, -(-kept // chunk_events))
+    for chunk in range(chunks):
+        yield _normalize_slice(con, day, KEPT_EVENTS_SQL.format(chunks=chunks, chunk=chunk), pii_policy)
+
+
+def normalize_day(con, day: str, pii_policy: str = "redact", chunk_events: int = CHUNK_EVENTS) -> dict[str, pa.Table]:
+    """The whole day's rows at once (tests, small days)."""
+    slices = list(normalize_day_slices(con, day, pii_policy, chunk_events))
+    return {name: pa.concat_tables([s[name] for s in slices]) for name in slices[0]}
+
+
+def _normalize_slice(con, day: str, kept_events_sql: str, pii_policy: str, batch_rows: int = 50_000) -> dict[str, pa.Table]:
+    """Prompts in Python batches, responses and edits in SQL, PII screened in all three."""
     # Each distinct prompt is parsed and screened once, keyed by md5(prompt_json) in place of
     # a record id; feedback repeats prompts (a million events of a day held 33k distinct ones).
     reader = con.execute(
-        f"select distinct md5(prompt_json) as record_id, prompt_json from ({KEPT_EVENTS_SQL}) order by 1",
+        f"select distinct md5(prompt_json) as record_id, prompt_json from ({kept_events_sql}) order by 1",
         [day, day],
     ).to_arrow_reader(batch_rows)
     parsed, rejected = normalize_prompts(reader, pii_policy)
@@ -175,7 +195,7 @@ def normalize_day(con, day: str, batch_rows: int = 50_000, pii_policy: str = "re
                    p.prompt_hash, p.template_id, p.template_version, p.pii_kinds,
                    {_CLEAN.format(col='k.label_edited_content')} as edited_content,
                    md5({_CLEAN.format(col='k.label_edited_content')}) as edited_hash
-            from ({KEPT_EVENTS_SQL}) k join parsed p on p.record_id = md5(k.prompt_json)
+            from ({kept_events_sql}) k join parsed p on p.record_id = md5(k.prompt_json)
             order by k.record_id
             """,
             [day, day],
@@ -197,7 +217,7 @@ def normalize_day(con, day: str, batch_rows: int = 50_000, pii_policy: str = "re
         rejections = con.execute(
             f"""
             select k.record_id, k.event_id, k.partition_date, x.reason, x.detail
-            from rejected x join ({KEPT_EVENTS_SQL}) k on md5(k.prompt_json) = x.record_id
+            from rejected x join ({kept_events_sql}) k on md5(k.prompt_json) = x.record_id
             order by k.record_id
             """,
             [day, day],

@@ -1,6 +1,7 @@
 """Template normalization: every kept event's prompt as canonical messages."""
 
 from collections import Counter
+from datetime import date
 
 from dagster import (
     AssetExecutionContext,
@@ -14,8 +15,8 @@ from dagster import (
 
 from pipeline import warehouse
 from pipeline.config import load_config
-from pipeline.lib.normalize import normalize_day
-from pipeline.metadata import combine_versions, counts_table, table_version
+from pipeline.lib.normalize import normalize_day_slices
+from pipeline.metadata import combine_versions, counts_table, fingerprint
 from pipeline.partitions import daily_partitions, window_days
 from pipeline.transforms.assets import WAREHOUSE_POOL
 
@@ -63,14 +64,16 @@ def template_normalization(context: AssetExecutionContext):
     pii_policy = load_config()["privacy"]["pii_policy"]
     for day in window_days(context):
         with warehouse.connect() as con:
-            tables = normalize_day(con, day, pii_policy=pii_policy)
-            for name, table in tables.items():
-                warehouse.replace_partition(con, name, table, day)
-        for name, table in tables.items():
-            rows[name] += table.num_rows
-            versions[name].append(table_version(table, VERSION_KEYS[name]).value)
-        templates.update(tables["normalized_events"].column("template_id").to_pylist())
-        reasons.update(tables["normalization_rejections"].column("reason").to_pylist())
+            with warehouse.partition_replacement(con, day) as write:
+                for tables in normalize_day_slices(con, day, pii_policy=pii_policy):
+                    for name, table in tables.items():
+                        write(name, table)
+                        rows[name] += table.num_rows
+                    templates.update(tables["normalized_events"].column("template_id").to_pylist())
+                    reasons.update(tables["normalization_rejections"].column("reason").to_pylist())
+            where = f"where partition_date = '{date.fromisoformat(day).isoformat()}'::date"
+            for name, key in VERSION_KEYS.items():
+                versions[name].append(fingerprint(con, f"select {key} from {name} {where}"))
     total = rows["normalized_events"] + rows["normalization_rejections"]
     yield MaterializeResult(
         asset_key="normalized_events",
