@@ -50,6 +50,10 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
+# (unix time, tree RSS in kB) of every sample of every measured command: per-step peaks
+RSS_SAMPLES: list[tuple[float, int]] = []
+
+
 def run_measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
     """Run a command; wall time and peak RSS of its process tree (sampled every 50 ms)."""
     start = time.perf_counter()
@@ -60,7 +64,9 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss_kb(proc.pid))
+            rss = _tree_rss_kb(proc.pid)
+            RSS_SAMPLES.append((time.time(), rss))
+            peak = max(peak, rss)
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -86,9 +92,11 @@ def stage_table(home: Path, run_ids: set[str] | None = None) -> list[dict]:
             for stat in instance.get_run_step_stats(run.run_id):
                 if stat.start_time is None or stat.end_time is None:
                     continue
-                s = steps.setdefault(stat.step_key, {"step": stat.step_key, "wall_s": 0.0, "runs": 0})
+                s = steps.setdefault(stat.step_key, {"step": stat.step_key, "wall_s": 0.0, "runs": 0, "peak_mb": 0.0})
                 s["wall_s"] += stat.end_time - stat.start_time
                 s["runs"] += 1
+                during = [kb for t, kb in RSS_SAMPLES if stat.start_time <= t <= stat.end_time]
+                s["peak_mb"] = max(s["peak_mb"], round(max(during, default=0) / 1024, 1))
         records = instance.get_event_records(
             EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION), limit=100000
         )
@@ -182,12 +190,12 @@ def main() -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = [f"# {name}", "", "| step | wall s | runs |", "|---|---:|---:|"]
-    md += [f"| {s['step']} | {s['wall_s']} | {s['runs']} |" for s in steps]
+    md = [f"# {name}", "", "| step | wall s | runs | peak tree RSS MB |", "|---|---:|---:|---:|"]
+    md += [f"| {s['step']} | {s['wall_s']} | {s['runs']} | {s['peak_mb']} |" for s in steps]
     if args.nightly:
         md = [md[0], "", "Steps of the nightly run:"] + md[1:]
-        md += ["", "Steps of the full rebuild:", "", "| step | wall s | runs |", "|---|---:|---:|"]
-        md += [f"| {s['step']} | {s['wall_s']} | {s['runs']} |" for s in result["full_rebuild_steps"]]
+        md += ["", "Steps of the full rebuild:", "", "| step | wall s | runs | peak tree RSS MB |", "|---|---:|---:|---:|"]
+        md += [f"| {s['step']} | {s['wall_s']} | {s['runs']} | {s['peak_mb']} |" for s in result["full_rebuild_steps"]]
     md += ["", "```", json.dumps({k: v for k, v in result.items() if k not in ('steps', 'rows', 'full_rebuild_steps')},
                                  indent=2), "```"]
     (out / f"{name}.md").write_text("\n".join(md) + "\n")
