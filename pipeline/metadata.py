@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 
 import duckdb
 import pyarrow as pa
@@ -17,6 +18,12 @@ def fingerprint(con: duckdb.DuckDBPyConnection, sql: str) -> str:
         f"select coalesce(md5(string_agg(k, ',' order by k)), '') from ({sql}) as t(k)"
     ).fetchone()
     return row[0]
+
+
+def partition_fingerprint(con: duckdb.DuckDBPyConnection, table: str, key_expr: str, day: str) -> str:
+    """``fingerprint`` of one daily partition of a warehouse table."""
+    return fingerprint(con, f"select {key_expr} from {table} where partition_date = "
+                            f"'{date.fromisoformat(day).isoformat()}'::date")
 
 
 def table_version(table: pa.Table, key_expr: str) -> DataVersion:

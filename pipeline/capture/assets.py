@@ -4,7 +4,6 @@ from collections import Counter
 
 
 import csv
-from datetime import date
 
 import pyarrow as pa
 from dagster import AssetExecutionContext, AssetSpec, BackfillPolicy, MaterializeResult, MetadataValue, asset, multi_asset
@@ -13,7 +12,7 @@ from pipeline import paths, warehouse
 from pipeline.lib.capture import iter_capture_batches
 from pipeline.partitions import daily_partitions, window_days
 from pipeline.transforms.assets import WAREHOUSE_POOL
-from pipeline.metadata import combine_versions, counts_table, fingerprint, table_version
+from pipeline.metadata import combine_versions, counts_table, partition_fingerprint, table_version
 
 @multi_asset(
     name="raw_feedback_capture",
@@ -56,11 +55,10 @@ def raw_feedback_capture(context: AssetExecutionContext):
                     n_quarantined += batch.quarantine.num_rows
                     files.update({f.file: f.records for f in batch.files})
                     reasons.update(batch.quarantine.column("reason").to_pylist())
-            where = f"where partition_date = '{date.fromisoformat(day).isoformat()}'::date"
-            versions["events"].append(fingerprint(con, f"select record_id || content_hash from raw_feedback_events {where}"))
-            versions["responses"].append(fingerprint(
-                con, f"select record_id || response_id || md5(content) from raw_feedback_responses {where}"))
-            versions["quarantine"].append(fingerprint(con, f"select record_id || reason from raw_quarantine {where}"))
+            versions["events"].append(partition_fingerprint(con, "raw_feedback_events", "record_id || content_hash", day))
+            versions["responses"].append(partition_fingerprint(
+                con, "raw_feedback_responses", "record_id || response_id || md5(content)", day))
+            versions["quarantine"].append(partition_fingerprint(con, "raw_quarantine", "record_id || reason", day))
     captured = n_events + n_quarantined
     yield MaterializeResult(
         asset_key="raw_feedback_events",

@@ -58,11 +58,11 @@ def _human_pairs(con: duckdb.DuckDBPyConnection, split: str, limit: int,
 
 def refit_boundary(con: duckdb.DuckDBPyConnection, refit_every_days: int) -> date | None:
     """The day before which the judge's training pairs are drawn: the newest boundary at or
-    before the newest day in the window, boundaries falling every ``refit_every_days`` days from
-    Monday 0001-01-01 (every 7: Mondays). Between two boundaries the training set, hence the judge version and every cached
-    verdict, stays the same, so a nightly build judges only the new pairs; a full rebuild of
-    the same data picks the same boundary. 0: no boundary, the judge is refit on every build
-    whose human pairs changed."""
+    before the newest day in the window, boundaries falling every ``refit_every_days`` days
+    from Monday 0001-01-01 (every 7: Mondays). Between two boundaries the training set, hence
+    the judge version and every cached verdict, stays the same, so a nightly build judges only
+    the new pairs; a full rebuild of the same data picks the same boundary. 0: no boundary,
+    the judge is refit on every build whose human pairs changed."""
     if refit_every_days <= 0:
         return None
     newest = con.execute("select max(partition_date) from int_pairs__candidates").fetchone()[0]

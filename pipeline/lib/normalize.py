@@ -124,8 +124,10 @@ KEPT_EVENTS_SQL = """
     from stg_feedback__events e
     join int_feedback__filtered f on f.record_id = e.record_id
     where f.kept and e.partition_date = ?::date and f.partition_date = ?::date
-      and md5_number(e.prompt_json) % {chunks} = {chunk}
 """
+
+# One slice of the kept events: those whose prompt falls in bucket `chunk` of `chunks`.
+SLICE_SQL = "select * from (" + KEPT_EVENTS_SQL + ") where md5_number(prompt_json) % {chunks} = {chunk}"
 
 # A day is normalized in slices of about this many kept events, so memory holds one slice of
 # texts (and their redacted copies), not a whole day's. Slices split by prompt: every
@@ -165,10 +167,10 @@ def normalize_day_slices(con, day: str, pii_policy: str = "redact",
                          chunk_events: int = CHUNK_EVENTS) -> Iterator[dict[str, pa.Table]]:
     """Normalize one day's kept events slice by slice (see CHUNK_EVENTS); each slice is the
     normalized_events, normalized_responses and normalization_rejections rows of its events."""
-    kept = con.execute(f"select count(*) from ({KEPT_EVENTS_SQL.format(chunks=1, chunk=0)})", [day, day]).fetchone()[0]
+    kept = con.execute(f"select count(*) from ({KEPT_EVENTS_SQL})", [day, day]).fetchone()[0]
     chunks = max(1, -(-kept // chunk_events))
     for chunk in range(chunks):
-        yield _normalize_slice(con, day, KEPT_EVENTS_SQL.format(chunks=chunks, chunk=chunk), pii_policy)
+        yield _normalize_slice(con, day, SLICE_SQL.format(chunks=chunks, chunk=chunk), pii_policy)
 
 
 def normalize_day(con, day: str, pii_policy: str = "redact", chunk_events: int = CHUNK_EVENTS) -> dict[str, pa.Table]:

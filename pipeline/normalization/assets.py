@@ -1,7 +1,6 @@
 """Template normalization: every kept event's prompt as canonical messages."""
 
 from collections import Counter
-from datetime import date
 
 from dagster import (
     AssetExecutionContext,
@@ -16,7 +15,7 @@ from dagster import (
 from pipeline import warehouse
 from pipeline.config import load_config
 from pipeline.lib.normalize import normalize_day_slices
-from pipeline.metadata import combine_versions, counts_table, fingerprint
+from pipeline.metadata import combine_versions, counts_table, partition_fingerprint
 from pipeline.partitions import daily_partitions, window_days
 from pipeline.transforms.assets import WAREHOUSE_POOL
 
@@ -71,9 +70,8 @@ def template_normalization(context: AssetExecutionContext):
                         rows[name] += table.num_rows
                     templates.update(tables["normalized_events"].column("template_id").to_pylist())
                     reasons.update(tables["normalization_rejections"].column("reason").to_pylist())
-            where = f"where partition_date = '{date.fromisoformat(day).isoformat()}'::date"
             for name, key in VERSION_KEYS.items():
-                versions[name].append(fingerprint(con, f"select {key} from {name} {where}"))
+                versions[name].append(partition_fingerprint(con, name, key, day))
     total = rows["normalized_events"] + rows["normalization_rejections"]
     yield MaterializeResult(
         asset_key="normalized_events",
