@@ -1,7 +1,9 @@
 {#- Every kept, normalized event with its canonical content key, and the dedup decision:
     deletion requests that arrived after a day was filtered apply first, then eval-set
     contamination of the prompt, then exact duplicates of canonical content (prompt +
-    responses + label), which keep the earliest event. -#}
+    responses + label), which keep the earliest event.
+    The rows are narrow (hashes, no texts): a window of millions of events repeats a few
+    thousand prompts, and the models that need a text look it up by record or hash. -#}
 
 with kept as (
     select record_id
@@ -19,19 +21,19 @@ normalized as (
     select * from {{ source('prefline', 'normalized_events') }}
 ),
 
-responses as (
-    select * from {{ source('prefline', 'normalized_responses') }}
-),
-
+{#- One pass over the responses gives each event its response key and the hashes of the
+    preferred and discarded responses. -#}
 response_keys as (
     select
-        record_id,
-        {{ dbt.listagg('response_hash', "','", 'order by position') }} as responses_key,
-        count(*) as n_responses
-    from responses
-    group by record_id
+        r.record_id,
+        {{ dbt.listagg('r.response_hash', "','", 'order by r.position') }} as responses_key,
+        count(*) as n_responses,
+        max(case when r.response_id = e.label_preferred then r.response_hash end) as preferred_hash,
+        max(case when r.response_id = e.label_discarded then r.response_hash end) as discarded_hash
+    from {{ source('prefline', 'normalized_responses') }} r
+    inner join events e on e.record_id = r.record_id
+    group by r.record_id
 ),
-
 clusters as (
     select prompt_hash, cluster_id from {{ source('prefline', 'prompt_clusters') }}
 ),
@@ -67,31 +69,27 @@ canonical as (
         e.policy_version,
         e.category,
         e.language,
-        n.prompt_messages,
         n.prompt_hash,
         n.template_id,
         n.template_version,
         n.pii_kinds,
-        n.edited_content,
         n.edited_hash,
         coalesce(c.cluster_id, n.prompt_hash) as cluster_id,
         rk.responses_key,
         rk.n_responses,
-        p.response_hash as preferred_hash,
-        dr.response_hash as discarded_hash,
+        rk.preferred_hash,
+        rk.discarded_hash,
         x.user_id is not null as deleted,
         ct.contamination_detail,
         {{ dbt.hash(
             "e.event_type || '|' || n.prompt_hash || '|' || rk.responses_key"
-            " || '|' || coalesce(p.response_hash, '') || '|' || coalesce(cast(e.label_tie as " ~ dbt.type_string() ~ "), '')"
+            " || '|' || coalesce(rk.preferred_hash, '') || '|' || coalesce(cast(e.label_tie as " ~ dbt.type_string() ~ "), '')"
             " || '|' || coalesce(cast(e.label_score as " ~ dbt.type_string() ~ "), '') || '|' || coalesce(e.label_thumb, '')"
-            " || '|' || coalesce(n.edited_hash, '') || '|' || coalesce(dr.response_hash, '')"
+            " || '|' || coalesce(n.edited_hash, '') || '|' || coalesce(rk.discarded_hash, '')"
         ) }} as content_key
     from events e
     inner join normalized n on n.record_id = e.record_id
     inner join response_keys rk on rk.record_id = e.record_id
-    left join responses p on p.record_id = e.record_id and p.response_id = e.label_preferred
-    left join responses dr on dr.record_id = e.record_id and dr.response_id = e.label_discarded
     left join clusters c on c.prompt_hash = n.prompt_hash
     left join deletions x on x.user_id = e.user_id
     left join contamination ct on ct.prompt_hash = n.prompt_hash

@@ -19,6 +19,7 @@ first_response as (
 labeled as (
     select
         e.*,
+        n.prompt_messages,
         r.content as completion,
         r.response_hash as completion_hash,
         r.model as completion_model,
@@ -29,6 +30,7 @@ labeled as (
         end as desirable
     from events e
     inner join first_response r on r.record_id = e.record_id
+    inner join {{ source('prefline', 'normalized_events') }} n on n.record_id = e.record_id
     where e.record_id not in (select record_id from paired)
       and r.content <> ''
 )

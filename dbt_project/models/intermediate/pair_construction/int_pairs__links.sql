@@ -1,6 +1,8 @@
 {#- Pair construction, one row per (pair, source event). Response "a" is the chosen side for
     human-labeled rules; for pairs the judge must label, a/b follow content-hash order so the
-    pair id does not depend on display order. -#}
+    pair id does not depend on display order. Sides are carried as content hashes (texts join
+    in at int_pairs__candidates): rating and thumbs pairs are a self-join per prompt, and
+    moving texts through it cost more than the join itself. -#}
 
 with events as (
     select * from {{ ref('int_events__deduped') }}
@@ -12,9 +14,15 @@ responses as (
 ),
 
 event_responses as (
-    select e.record_id, e.prompt_hash, r.position, r.response_id, r.content, r.response_hash, r.model
+    select e.record_id, e.prompt_hash, r.position, r.response_id, r.response_hash, r.model, r.content = '' as is_empty
     from events e
     inner join responses r on r.record_id = e.record_id
+),
+
+edited as (
+    select record_id, edited_content = '' as is_empty
+    from {{ source('prefline', 'normalized_events') }}
+    where edited_hash is not null
 ),
 
 pairwise_preferred as (
@@ -23,8 +31,8 @@ pairwise_preferred as (
         'pairwise_preferred' as pair_rule,
         case when e.annotator_kind = 'ai' then 'ai_annotator' else 'human_pairwise' end as label_source,
         false as needs_judge,
-        c.content as a_content, c.response_hash as a_hash, c.model as a_model,
-        r.content as b_content, r.response_hash as b_hash, r.model as b_model
+        c.response_hash as a_hash, c.model as a_model, c.is_empty as a_empty,
+        r.response_hash as b_hash, r.model as b_model, r.is_empty as b_empty
     from events e
     inner join event_responses c on c.record_id = e.record_id and c.response_id = e.label_preferred
     inner join event_responses r on r.record_id = e.record_id and r.response_id <> e.label_preferred
@@ -37,12 +45,12 @@ pairwise_unlabeled as (
         'pairwise_unlabeled' as pair_rule,
         'ai_judge' as label_source,
         true as needs_judge,
-        case when x.response_hash < y.response_hash then x.content else y.content end as a_content,
         case when x.response_hash < y.response_hash then x.response_hash else y.response_hash end as a_hash,
         case when x.response_hash < y.response_hash then x.model else y.model end as a_model,
-        case when x.response_hash < y.response_hash then y.content else x.content end as b_content,
+        case when x.response_hash < y.response_hash then x.is_empty else y.is_empty end as a_empty,
         case when x.response_hash < y.response_hash then y.response_hash else x.response_hash end as b_hash,
-        case when x.response_hash < y.response_hash then y.model else x.model end as b_model
+        case when x.response_hash < y.response_hash then y.model else x.model end as b_model,
+        case when x.response_hash < y.response_hash then y.is_empty else x.is_empty end as b_empty
     from events e
     inner join event_responses x on x.record_id = e.record_id
     inner join event_responses y on y.record_id = e.record_id and x.position < y.position
@@ -57,9 +65,10 @@ edits as (
         'edit' as pair_rule,
         case when e.annotator_kind = 'ai' then 'ai_annotator' else 'human_edit' end as label_source,
         false as needs_judge,
-        e.edited_content as a_content, e.edited_hash as a_hash, 'human_edit' as a_model,
-        r.content as b_content, r.response_hash as b_hash, r.model as b_model
+        e.edited_hash as a_hash, 'human_edit' as a_model, ed.is_empty as a_empty,
+        r.response_hash as b_hash, r.model as b_model, r.is_empty as b_empty
     from events e
+    inner join edited ed on ed.record_id = e.record_id
     inner join event_responses r on r.record_id = e.record_id and r.position = 0
     where e.event_type = 'edit'
 ),
@@ -69,7 +78,7 @@ edits as (
     ('thumbs', "case e.label_thumb when 'up' then 1 else 0 end", 1),
 ] %}
 {{ kind }}_scored as (
-    select e.record_id, e.prompt_hash, {{ score_expr }} as score, r.content, r.response_hash, r.model,
+    select e.record_id, e.prompt_hash, {{ score_expr }} as score, r.response_hash, r.model, r.is_empty,
            e.annotator_kind
     from events e
     inner join event_responses r on r.record_id = e.record_id and r.position = 0
@@ -100,8 +109,8 @@ edits as (
         {#- a pair is AI-labeled when either judgement came from an AI annotator -#}
         case when hi.annotator_kind = 'ai' or lo.annotator_kind = 'ai' then 'ai_annotator'
              else 'human_{{ kind }}' end as pair_label_source,
-        hi.content as a_content, hi.response_hash as a_hash, hi.model as a_model,
-        lo.content as b_content, lo.response_hash as b_hash, lo.model as b_model,
+        hi.response_hash as a_hash, hi.model as a_model, hi.is_empty as a_empty,
+        lo.response_hash as b_hash, lo.model as b_model, lo.is_empty as b_empty,
         dense_rank() over (
             partition by hi.prompt_hash
             order by hi.score - lo.score desc, hi.response_hash, lo.response_hash
@@ -120,7 +129,7 @@ edits as (
         '{{ kind }}_gap' as pair_rule,
         pair_label_source as label_source,
         false as needs_judge,
-        a_content, a_hash, a_model, b_content, b_hash, b_model
+        a_hash, a_model, a_empty, b_hash, b_model, b_empty
     from {{ kind }}_ranked
     where rank_in_prompt <= {{ var('max_pairs_per_prompt') }}
     {% if not loop.last %}union all{% endif %}
@@ -134,8 +143,8 @@ regenerations as (
         'regenerate' as pair_rule,
         case when e.annotator_kind = 'ai' then 'ai_annotator' else 'human_regenerate' end as label_source,
         false as needs_judge,
-        k.content as a_content, k.response_hash as a_hash, k.model as a_model,
-        d.content as b_content, d.response_hash as b_hash, d.model as b_model
+        k.response_hash as a_hash, k.model as a_model, k.is_empty as a_empty,
+        d.response_hash as b_hash, d.model as b_model, d.is_empty as b_empty
     from events e
     inner join event_responses d on d.record_id = e.record_id and d.response_id = e.label_discarded
     inner join event_responses k on k.record_id = e.record_id and k.response_id <> e.label_discarded
@@ -161,17 +170,15 @@ keyed as (
         l.needs_judge,
         e.prompt_hash,
         e.cluster_id,
-        l.a_content,
         l.a_hash,
         l.a_model,
-        l.b_content,
         l.b_hash,
         l.b_model
     from all_links l
     inner join events e on e.record_id = l.record_id
     where l.a_hash <> l.b_hash
-      and l.a_content <> ''
-      and l.b_content <> ''
+      and not l.a_empty
+      and not l.b_empty
 )
 
 {#- One row per (pair, record): two ratings can build one pair through the same record, and
@@ -185,10 +192,8 @@ select
     {{ dbt.bool_or('needs_judge') }} as needs_judge,
     min(prompt_hash) as prompt_hash,
     min(cluster_id) as cluster_id,
-    min(a_content) as a_content,
     min(a_hash) as a_hash,
     min(a_model) as a_model,
-    min(b_content) as b_content,
     min(b_hash) as b_hash,
     min(b_model) as b_model
 from keyed
