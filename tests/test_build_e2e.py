@@ -142,10 +142,25 @@ def _materializations(home: Path, run_ids: list[str]) -> list:
                 for event in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)]
 
 
+def _canonical_rows(home: Path) -> dict[str, tuple[int, str]]:
+    """Per day of int_events__canonical: (rows, the dbt invocation that computed them)."""
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        rows = con.execute("select partition_date, count(*), min(computed_in_invocation), "
+                           "count(distinct computed_in_invocation) from int_events__canonical group by 1").fetchall()
+    finally:
+        con.close()
+    assert all(n_invocations == 1 for *_, n_invocations in rows), "a day was computed in parts"
+    return {str(day): (n, invocation) for day, n, invocation, _ in rows}
+
+
 def test_a_nightly_build_touches_only_its_day_and_reuses_cached_work(built):
     home, outcome = built
+    canonical_before = _canonical_rows(home)
     nightly = _build([DAYS[-1]])
     assert nightly.success and nightly.version_id == outcome.version_id
+    # The day was captured and normalized again with the same content: its content keys stand.
+    assert _canonical_rows(home) == canonical_before
     mats = _materializations(home, nightly.run_ids)
     partitions = {m.partition for m in mats if m.partition is not None}
     assert partitions == {DAYS[-1]}, "an unchanged earlier day was rebuilt"
@@ -155,6 +170,47 @@ def test_a_nightly_build_touches_only_its_day_and_reuses_cached_work(built):
     clusters = next(m for m in mats if m.asset_key.path[-1] == "prompt_clusters")
     assert clusters.metadata["signed"].value == 0 and clusters.metadata["compared"].value == 0
     assert clusters.metadata["reused"].value == clusters.metadata["prompts"].value > 0
+
+
+def test_a_changed_day_alone_is_keyed_again(built, tmp_path):
+    """The incremental dedup input recomputes exactly the days whose inputs changed."""
+    home = tmp_path / "home"
+    shutil.copytree(built[0], home)
+    saved = {k: os.environ.get(k) for k in ("PREFLINE_HOME", "DAGSTER_HOME")}
+    os.environ["PREFLINE_HOME"], os.environ["DAGSTER_HOME"] = str(home), str(home / "dagster")
+    try:
+        before = _canonical_rows(home)
+        changed, unchanged = DAYS[0], DAYS[1]
+        dropped = sorted((home / "landing" / changed).iterdir())[0]
+        dropped.unlink()
+        (home / "prefline.yaml").write_text(
+            "gates:\n  accept:\n  - {gate: row_count_drop, reason: the test removes a landing file}\n")
+        outcome = _build([changed])
+        assert outcome.success, (outcome.blocked, outcome.failed_steps)
+        after = _canonical_rows(home)
+        assert after[unchanged] == before[unchanged], "an unchanged day was recomputed"
+        assert after[changed][0] < before[changed][0], "the day lost a landing file but kept its rows"
+        assert after[changed][1] != before[changed][1], "the changed day's rows were not rewritten"
+
+        # The canonical suite compares every day with its inputs: a stale day fails it.
+        from pipeline.checks_common import suite_check
+        from pipeline.transforms.checks import CANONICAL_PER_DAY_SQL
+
+        con = duckdb.connect(str(home / "warehouse.duckdb"))
+        try:
+            assert suite_check("int_events__canonical", con.execute(CANONICAL_PER_DAY_SQL).df()).passed
+            con.execute("delete from int_events__canonical where record_id in "
+                        "(select record_id from int_events__canonical where partition_date = ? limit 3)", [unchanged])
+            stale = suite_check("int_events__canonical", con.execute(CANONICAL_PER_DAY_SQL).df())
+        finally:
+            con.close()
+        assert not stale.passed and "missing_records" in stale.description
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def test_no_near_duplicate_cluster_straddles_train_and_test(built):

@@ -2,38 +2,14 @@
     deletion requests that arrived after a day was filtered apply first, then eval-set
     contamination of the prompt, then exact duplicates of canonical content (prompt +
     responses + label), which keep the earliest event.
+    Each event's content key comes from int_events__canonical, kept up to date day by day.
     The rows are narrow (hashes, no texts): a window of millions of events repeats a few
     thousand prompts, and the models that need a text look it up by record or hash. -#}
 
-with kept as (
-    select record_id
-    from {{ ref('int_feedback__filtered') }}
-    where kept
+with canonical_events as (
+    select * from {{ ref('int_events__canonical') }}
 ),
 
-events as (
-    select e.*
-    from {{ ref('stg_feedback__events') }} e
-    inner join kept k on k.record_id = e.record_id
-),
-
-normalized as (
-    select * from {{ source('prefline', 'normalized_events') }}
-),
-
-{#- One pass over the responses gives each event its response key and the hashes of the
-    preferred and discarded responses. -#}
-response_keys as (
-    select
-        r.record_id,
-        {{ dbt.listagg('r.response_hash', "','", 'order by r.position') }} as responses_key,
-        count(*) as n_responses,
-        max(case when r.response_id = e.label_preferred then r.response_hash end) as preferred_hash,
-        max(case when r.response_id = e.label_discarded then r.response_hash end) as discarded_hash
-    from {{ source('prefline', 'normalized_responses') }} r
-    inner join events e on e.record_id = r.record_id
-    group by r.record_id
-),
 clusters as (
     select prompt_hash, cluster_id from {{ source('prefline', 'prompt_clusters') }}
 ),
@@ -52,47 +28,14 @@ contamination as (
 
 canonical as (
     select
-        e.record_id,
-        e.event_id,
-        e.event_type,
-        e.created_at,
-        e.partition_date,
-        e.user_id,
-        e.label_preferred,
-        e.label_tie,
-        e.label_score,
-        e.label_thumb,
-        e.label_discarded,
-        e.annotator_kind,
-        e.annotator_id,
-        e.annotator_saw_model_draft,
-        e.policy_version,
-        e.category,
-        e.language,
-        n.prompt_hash,
-        n.template_id,
-        n.template_version,
-        n.pii_kinds,
-        n.edited_hash,
-        coalesce(c.cluster_id, n.prompt_hash) as cluster_id,
-        rk.responses_key,
-        rk.n_responses,
-        rk.preferred_hash,
-        rk.discarded_hash,
+        e.* exclude (partition_signature, computed_in_invocation),
+        coalesce(c.cluster_id, e.prompt_hash) as cluster_id,
         x.user_id is not null as deleted,
-        ct.contamination_detail,
-        {{ dbt.hash(
-            "e.event_type || '|' || n.prompt_hash || '|' || rk.responses_key"
-            " || '|' || coalesce(rk.preferred_hash, '') || '|' || coalesce(cast(e.label_tie as " ~ dbt.type_string() ~ "), '')"
-            " || '|' || coalesce(cast(e.label_score as " ~ dbt.type_string() ~ "), '') || '|' || coalesce(e.label_thumb, '')"
-            " || '|' || coalesce(n.edited_hash, '') || '|' || coalesce(rk.discarded_hash, '')"
-        ) }} as content_key
-    from events e
-    inner join normalized n on n.record_id = e.record_id
-    inner join response_keys rk on rk.record_id = e.record_id
-    left join clusters c on c.prompt_hash = n.prompt_hash
+        ct.contamination_detail
+    from canonical_events e
+    left join clusters c on c.prompt_hash = e.prompt_hash
     left join deletions x on x.user_id = e.user_id
-    left join contamination ct on ct.prompt_hash = n.prompt_hash
+    left join contamination ct on ct.prompt_hash = e.prompt_hash
 ),
 
 screened as (
