@@ -73,29 +73,40 @@ def replace_partition(
 
 @contextmanager
 def partition_replacement(con: duckdb.DuckDBPyConnection, partition_value: str):
-    """Replace tables' rows of one partition batch by batch, in one transaction: yields
-    ``write(table, batch)``; the first write to a table deletes its old partition, and a
-    crash leaves the previous content. A day is never held whole in memory."""
-    cleared: set[str] = set()
+    """Replace tables' rows of one partition batch by batch: yields ``write(table, batch)``.
+    Batches are committed to a staging table per target as they come, then one transaction
+    swaps each target's partition for its staged rows, so a crash leaves the previous content
+    and a day is never held whole in memory (DuckDB keeps a transaction's appended rows in
+    memory until it commits: one transaction for a million-event day's batches peaked at
+    twice the memory of staging them)."""
+    staged: dict[str, str] = {}
 
     def write(table: str, data: pa.Table) -> None:
+        stage = staged.get(table)
         con.register("_incoming", data)
         try:
-            con.execute(f"create table if not exists {table} as select * from _incoming limit 0")
-            if table not in cleared:
-                con.execute(f"delete from {table} where partition_date = ?::date", [partition_value])
-                cleared.add(table)
-            con.execute(f"insert into {table} by name select * from _incoming")
+            if stage is None:
+                stage = staged[table] = f"_stage_{table}"
+                con.execute(f"create table if not exists {table} as select * from _incoming limit 0")
+                con.execute(f"create or replace table {stage} as select * from {table} limit 0")
+            con.execute(f"insert into {stage} by name select * from _incoming")
         finally:
             con.unregister("_incoming")
 
-    con.execute("begin")
     try:
         yield write
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+        con.execute("begin")
+        try:
+            for table, stage in staged.items():
+                con.execute(f"delete from {table} where partition_date = ?::date", [partition_value])
+                con.execute(f"insert into {table} by name select * from {stage}")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    finally:
+        for stage in staged.values():
+            con.execute(f"drop table if exists {stage}")
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> int:

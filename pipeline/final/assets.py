@@ -66,7 +66,6 @@ def _label_history(parent: str | None, depth: int = 9) -> list[tuple[str, dict]]
 def preference_set_candidate(context: AssetExecutionContext) -> MaterializeResult:
     config = load_config()
     with warehouse.connect(read_only=True) as con:
-        tables = export_tables(con)
         manifest = {
             "parent_version": latest_version(paths.datasets_dir()),
             "partitions": [
@@ -80,12 +79,13 @@ def preference_set_candidate(context: AssetExecutionContext) -> MaterializeResul
             "stats": manifest_lib.set_stats(con),
             "judge": manifest_lib.judge_metrics(con),
         }
-    parent = (
-        read_manifest(paths.datasets_dir(), manifest["parent_version"]) if manifest["parent_version"] else None
-    )
-    card = manifest_lib.render_card(manifest, parent)
-    candidate = write_candidate(paths.staging_dir(), tables, config, manifest, card,
-                                label_history=_label_history(manifest["parent_version"]))
+        parent = (
+            read_manifest(paths.datasets_dir(), manifest["parent_version"]) if manifest["parent_version"] else None
+        )
+        card = manifest_lib.render_card(manifest, parent)
+        # The files stream from the open connection into Parquet, one file at a time.
+        candidate = write_candidate(paths.staging_dir(), export_tables(con), config, manifest, card,
+                                    label_history=_label_history(manifest["parent_version"]))
     stats = manifest["stats"]
     return MaterializeResult(
         data_version=DataVersion(candidate.version_id),

@@ -7,6 +7,8 @@ same marts always give the same bytes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import duckdb
 import pyarrow as pa
 
@@ -87,12 +89,37 @@ order by partition_date, source_file, source_line, record_id
 """
 
 
-def export_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
-    """train, test, kto, lineage and rejected tables of the current marts."""
-    return {
-        "train": con.execute(PAIRS_SQL, ["train"]).to_arrow_table(),
-        "test": con.execute(PAIRS_SQL, ["test"]).to_arrow_table(),
-        "kto": con.execute(KTO_SQL).to_arrow_table(),
-        "lineage": con.execute(LINEAGE_SQL).to_arrow_table(),
-        "rejected": con.execute(REJECTED_SQL).to_arrow_table(),
-    }
+EXPORT_QUERIES = {
+    "train": (PAIRS_SQL, ["train"]),
+    "test": (PAIRS_SQL, ["test"]),
+    "kto": (KTO_SQL, []),
+    "lineage": (LINEAGE_SQL, []),
+    "rejected": (REJECTED_SQL, []),
+}
+
+# Rows per Arrow batch streamed from DuckDB: one Parquet row group's worth.
+BATCH_ROWS = 64 * 1024
+
+
+class ExportTables(Mapping[str, pa.RecordBatchReader]):
+    """The train, test, kto, lineage and rejected files of the current marts, each a stream of
+    record batches opened when it is read: a window's worth of rows (a million KTO rows with
+    their texts) is never held in memory at once. ``con`` must stay open while they are read."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def __getitem__(self, name: str) -> pa.RecordBatchReader:
+        sql, params = EXPORT_QUERIES[name]
+        return self._con.sql(sql, params=params or None).to_arrow_reader(BATCH_ROWS)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(EXPORT_QUERIES)
+
+    def __len__(self) -> int:
+        return len(EXPORT_QUERIES)
+
+
+def export_tables(con: duckdb.DuckDBPyConnection) -> ExportTables:
+    """train, test, kto, lineage and rejected of the current marts, streamed on access."""
+    return ExportTables(con)

@@ -126,13 +126,19 @@ KEPT_EVENTS_SQL = """
     where f.kept and e.partition_date = ?::date and f.partition_date = ?::date
 """
 
-# One slice of the kept events: those whose prompt falls in bucket `chunk` of `chunks`.
-SLICE_SQL = "select * from (" + KEPT_EVENTS_SQL + ") where md5_number(prompt_json) % {chunks} = {chunk}"
+# The day's kept events, each with md5(prompt_json) as its prompt key and the slice that key
+# falls in, hashed once per day (hashing every prompt again in each slice's queries cost more
+# than parsing them). Slices split by prompt: every distinct prompt is parsed once.
+DAY_KEPT_SQL = """
+    create or replace temp table _day_kept as
+    select record_id, event_id, partition_date, prompt_key,
+           cast(('0x' || substr(prompt_key, 1, 8)) as ubigint) % ? as slice, label_edited_content
+    from (select k.*, md5(k.prompt_json) as prompt_key from ({kept}) k)
+""".format(kept=KEPT_EVENTS_SQL)
 
 # A day is normalized in slices of about this many kept events, so memory holds one slice of
-# texts (and their redacted copies), not a whole day's. Slices split by prompt: every
-# distinct prompt is parsed once.
-CHUNK_EVENTS = 200_000
+# texts (and their redacted copies), not a whole day's.
+CHUNK_EVENTS = 100_000
 
 
 def _redact_column(table: pa.Table, column: str, hash_column: str) -> tuple[pa.Table, dict[str, set[str]]]:
@@ -169,8 +175,12 @@ def normalize_day_slices(con, day: str, pii_policy: str = "redact",
     normalized_events, normalized_responses and normalization_rejections rows of its events."""
     kept = con.execute(f"select count(*) from ({KEPT_EVENTS_SQL})", [day, day]).fetchone()[0]
     chunks = max(1, -(-kept // chunk_events))
-    for chunk in range(chunks):
-        yield _normalize_slice(con, day, SLICE_SQL.format(chunks=chunks, chunk=chunk), pii_policy)
+    con.execute(DAY_KEPT_SQL, [chunks, day, day])
+    try:
+        for chunk in range(chunks):
+            yield _normalize_slice(con, day, chunk, pii_policy)
+    finally:
+        con.execute("drop table if exists _day_kept")
 
 
 def normalize_day(con, day: str, pii_policy: str = "redact", chunk_events: int = CHUNK_EVENTS) -> dict[str, pa.Table]:
@@ -179,31 +189,44 @@ def normalize_day(con, day: str, pii_policy: str = "redact", chunk_events: int =
     return {name: pa.concat_tables([s[name] for s in slices]) for name in slices[0]}
 
 
-def _normalize_slice(con, day: str, kept_events_sql: str, pii_policy: str, batch_rows: int = 50_000) -> dict[str, pa.Table]:
+def _arrow(con, sql: str, params: list) -> pa.Table:
+    # A relation's Arrow result, without the extra copy a cursor's result makes.
+    return con.sql(sql, params=params).to_arrow_table()
+
+
+def _normalize_slice(con, day: str, chunk: int, pii_policy: str, batch_rows: int = 50_000) -> dict[str, pa.Table]:
     """Prompts in Python batches, responses and edits in SQL, PII screened in all three."""
     # Each distinct prompt is parsed and screened once, keyed by md5(prompt_json) in place of
     # a record id; feedback repeats prompts (a million events of a day held 33k distinct ones).
-    reader = con.execute(
-        f"select distinct md5(prompt_json) as record_id, prompt_json from ({kept_events_sql}) order by 1",
-        [day, day],
+    reader = con.sql(
+        """
+        select distinct d.prompt_key as record_id, e.prompt_json
+        from _day_kept d join stg_feedback__events e on e.record_id = d.record_id
+        where d.slice = ? and e.partition_date = ?::date
+        order by 1
+        """,
+        params=[chunk, day],
     ).to_arrow_reader(batch_rows)
     parsed, rejected = normalize_prompts(reader, pii_policy)
     con.register("parsed", parsed)
     con.register("rejected", rejected)
     try:
-        normalized = con.execute(
+        normalized = _arrow(
+            con,
             f"""
             select k.record_id, k.event_id, k.partition_date, p.prompt_messages, p.prompt_text,
                    p.prompt_hash, p.template_id, p.template_version, p.pii_kinds,
                    {_CLEAN.format(col='k.label_edited_content')} as edited_content,
                    md5({_CLEAN.format(col='k.label_edited_content')}) as edited_hash
-            from ({kept_events_sql}) k join parsed p on p.record_id = md5(k.prompt_json)
+            from _day_kept k join parsed p on p.record_id = k.prompt_key
+            where k.slice = ?
             order by k.record_id
             """,
-            [day, day],
-        ).to_arrow_table()
+            [chunk],
+        )
         con.register("normalized_rows", normalized.select(["record_id"]))
-        responses = con.execute(
+        responses = _arrow(
+            con,
             f"""
             select r.record_id, r.partition_date, r.position, r.response_id,
                    {_CLEAN.format(col='r.content')} as content,
@@ -215,15 +238,17 @@ def _normalize_slice(con, day: str, kept_events_sql: str, pii_policy: str, batch
             order by r.record_id, r.position
             """,
             [day],
-        ).to_arrow_table()
-        rejections = con.execute(
-            f"""
+        )
+        rejections = _arrow(
+            con,
+            """
             select k.record_id, k.event_id, k.partition_date, x.reason, x.detail
-            from rejected x join ({kept_events_sql}) k on md5(k.prompt_json) = x.record_id
+            from rejected x join _day_kept k on k.prompt_key = x.record_id
+            where k.slice = ?
             order by k.record_id
             """,
-            [day, day],
-        ).to_arrow_table()
+            [chunk],
+        )
     finally:
         for name in ("parsed", "rejected", "normalized_rows"):
             con.unregister(name)

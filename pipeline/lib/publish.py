@@ -7,11 +7,13 @@ are never modified after publishing, and LATEST only ever names a complete folde
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -44,10 +46,36 @@ class Candidate:
     path: Path
 
 
-def write_parquet(table: pa.Table, path: Path) -> str:
-    """Write ``table`` with the fixed settings; returns the md5 of the file's bytes."""
-    pq.write_table(table.replace_schema_metadata(None), path, **_PARQUET_OPTIONS)
-    return md5_hex(path.read_bytes())
+def write_parquet(data: pa.Table | pa.RecordBatchReader, path: Path) -> str:
+    """Write a table, or a stream of record batches one row group at a time, with the fixed
+    settings; returns the md5 of the file's bytes."""
+    if isinstance(data, pa.Table):
+        pq.write_table(data.replace_schema_metadata(None), path, **_PARQUET_OPTIONS)
+    else:
+        options = dict(_PARQUET_OPTIONS)
+        row_group_size = options.pop("row_group_size")
+        schema = data.schema.remove_metadata()
+        with pq.ParquetWriter(path, schema, **options) as writer:
+            # Row groups of exactly row_group_size rows, whatever batches the stream yields,
+            # so the bytes match writing the whole table at once.
+            pending: list[pa.RecordBatch] = []
+            rows, groups = 0, 0
+            for batch in data:
+                pending.append(batch)
+                rows += batch.num_rows
+                while rows >= row_group_size:
+                    table = pa.Table.from_batches(pending, schema)
+                    writer.write_table(table.slice(0, row_group_size), row_group_size=row_group_size)
+                    rest = table.slice(row_group_size)
+                    pending, rows = rest.to_batches(), rest.num_rows
+                    groups += 1
+            if rows or not groups:  # an empty table is one empty row group, as write_table makes it
+                writer.write_table(pa.Table.from_batches(pending, schema), row_group_size=row_group_size)
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def version_id(file_hashes: dict[str, str], config: dict[str, Any]) -> str:
@@ -65,7 +93,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 def write_candidate(
     staging_root: Path,
-    tables: dict[str, pa.Table],
+    tables: Mapping[str, pa.Table | pa.RecordBatchReader],
     config: dict[str, Any],
     manifest: dict[str, Any],
     card: str,

@@ -86,5 +86,7 @@ pairs_suite = warehouse_suite(
 sources_suite = warehouse_suite(
     "fct_preference_pair_sources", "select pair_id, record_id, event_id from fct_preference_pair_sources"
 )
-kto_suite = warehouse_suite("fct_kto_rows", "select kto_id, desirable, completion from fct_kto_rows")
+kto_suite = warehouse_suite(
+    "fct_kto_rows", "select kto_id, desirable, length(completion) as completion_chars from fct_kto_rows"
+)
 ledger_suite = warehouse_suite("fct_event_outcomes", "select record_id, place, n_places from fct_event_outcomes")

@@ -1,7 +1,9 @@
 {#- Human pairs pass through with their label; pairs nobody labeled take the judge's
     verdict when it is consistent in both orders, and are dropped with the judge's reason
     otherwise. An AI label is always marked ai_judge with its judge id. Pairs over their
-    near-duplicate cluster's cap are dropped as duplicate_near (and never sent to the judge). -#}
+    near-duplicate cluster's cap are dropped as duplicate_near (and never sent to the judge).
+    Sides are named by content hash; the published pairs take their texts at
+    fct_preference_pairs. -#}
 
 with candidates as (
     select * from {{ ref('int_pairs__candidates') }}
@@ -43,11 +45,8 @@ select
     needs_judge,
     prompt_hash,
     cluster_id,
-    prompt_messages,
-    case when chosen_side = 'b' then b_content else a_content end as chosen_content,
     case when chosen_side = 'b' then b_hash else a_hash end as chosen_hash,
     case when chosen_side = 'b' then b_model else a_model end as chosen_model,
-    case when chosen_side = 'b' then a_content else b_content end as rejected_content,
     case when chosen_side = 'b' then a_hash else b_hash end as rejected_hash,
     case when chosen_side = 'b' then a_model else b_model end as rejected_model,
     category,

@@ -1,5 +1,5 @@
 {#- Unpaired thumbs and clear-cut unpaired ratings become KTO rows (prompt, completion,
-    desirable or not). -#}
+    desirable or not). Texts join in at fct_kto_rows. -#}
 
 with events as (
     select * from {{ ref('int_events__deduped') }}
@@ -11,7 +11,7 @@ paired as (
 ),
 
 first_response as (
-    select record_id, content, response_hash, model
+    select record_id, content = '' as is_empty, response_hash, model
     from {{ source('prefline', 'normalized_responses') }}
     where position = 0
 ),
@@ -19,8 +19,6 @@ first_response as (
 labeled as (
     select
         e.*,
-        n.prompt_messages,
-        r.content as completion,
         r.response_hash as completion_hash,
         r.model as completion_model,
         case
@@ -30,9 +28,8 @@ labeled as (
         end as desirable
     from events e
     inner join first_response r on r.record_id = e.record_id
-    inner join {{ source('prefline', 'normalized_events') }} n on n.record_id = e.record_id
     where e.record_id not in (select record_id from paired)
-      and r.content <> ''
+      and not r.is_empty
 )
 
 select
@@ -41,8 +38,6 @@ select
     event_id,
     prompt_hash,
     cluster_id,
-    prompt_messages,
-    completion,
     completion_hash,
     completion_model,
     desirable,

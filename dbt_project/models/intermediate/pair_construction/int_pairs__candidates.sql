@@ -2,8 +2,8 @@
     earliest source event; the split follows the prompt's near-duplicate cluster so that a
     cluster never straddles train and test. Every distinct pair is kept, up to
     max_pairs_per_cluster per cluster (0: no cap): human labels first, then the earliest;
-    the rest are capped and leave at labeling as duplicate_near. Texts (the prompt of the
-    source event, the two responses by content hash) join in here, once per pair. -#}
+    the rest are capped and leave at labeling as duplicate_near. Texts (the prompt and the
+    two responses, by content hash) join in here, once per pair. -#}
 
 with links as (
     select * from {{ ref('int_pairs__links') }}
@@ -35,7 +35,6 @@ ranked as (
 pairs as (
     select
         pair_id,
-        record_id as source_record_id,
         pair_rule,
         label_source,
         needs_judge,
@@ -74,19 +73,12 @@ in_cluster as (
     from pairs
 ),
 
-{#- Equal hashes are equal texts: any copy will do, the smallest is taken. -#}
+prompts as (
+    {{ prompt_texts('select prompt_hash from pairs') }}
+),
+
 texts as (
-    select text_hash, min(content) as content
-    from (
-        select response_hash as text_hash, content
-        from {{ source('prefline', 'normalized_responses') }}
-        where response_hash in (select a_hash from pairs union select b_hash from pairs)
-        union all
-        select edited_hash, edited_content
-        from {{ source('prefline', 'normalized_events') }}
-        where edited_hash in (select a_hash from pairs)
-    ) candidate_texts
-    group by text_hash
+    {{ response_texts('select a_hash from pairs union select b_hash from pairs', edits=true) }}
 )
 
 select
@@ -103,10 +95,10 @@ select
     b.content as b_content,
     c.b_hash,
     c.b_model,
-    c.* exclude (pair_id, source_record_id, pair_rule, label_source, needs_judge, prompt_hash, cluster_id,
+    c.* exclude (pair_id, pair_rule, label_source, needs_judge, prompt_hash, cluster_id,
                  a_hash, a_model, b_hash, b_model, first_seen_at),
     {{ var('max_pairs_per_cluster') }} > 0 and c.rank_in_cluster > {{ var('max_pairs_per_cluster') }} as capped
 from in_cluster c
-inner join {{ source('prefline', 'normalized_events') }} n on n.record_id = c.source_record_id
+inner join prompts n on n.prompt_hash = c.prompt_hash
 inner join texts a on a.text_hash = c.a_hash
 inner join texts b on b.text_hash = c.b_hash
