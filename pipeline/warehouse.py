@@ -6,11 +6,14 @@ so nothing here holds a connection beyond the `with` block that needs it.
 
 from __future__ import annotations
 
+import shutil
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipeline import paths
 from pipeline.config import load_config
@@ -74,39 +77,43 @@ def replace_partition(
 @contextmanager
 def partition_replacement(con: duckdb.DuckDBPyConnection, partition_value: str):
     """Replace tables' rows of one partition batch by batch: yields ``write(table, batch)``.
-    Batches are committed to a staging table per target as they come, then one transaction
-    swaps each target's partition for its staged rows, so a crash leaves the previous content
-    and a day is never held whole in memory (DuckDB keeps a transaction's appended rows in
-    memory until it commits: one transaction for a million-event day's batches peaked at
-    twice the memory of staging them)."""
-    staged: dict[str, str] = {}
+    Batches are staged as Parquet files as they come; then one transaction swaps each
+    table's partition for its staged rows, read back by DuckDB as one insert. A crash leaves
+    the previous content, and a day is never held whole in memory: DuckDB keeps a
+    transaction's appended rows in memory until it commits (a million-event day's batches
+    appended in one transaction peaked at twice the memory), and committing each batch to a
+    staging table pays the write-ahead log for every text twice."""
+    stage_root = paths.home() / "tmp" / "partition-stage"
+    shutil.rmtree(stage_root, ignore_errors=True)
+    staged: dict[str, list[Path]] = {}
 
     def write(table: str, data: pa.Table) -> None:
-        stage = staged.get(table)
-        con.register("_incoming", data)
-        try:
-            if stage is None:
-                stage = staged[table] = f"_stage_{table}"
+        files = staged.get(table)
+        if files is None:
+            files = staged[table] = []
+            con.register("_incoming", data)
+            try:
                 con.execute(f"create table if not exists {table} as select * from _incoming limit 0")
-                con.execute(f"create or replace table {stage} as select * from {table} limit 0")
-            con.execute(f"insert into {stage} by name select * from _incoming")
-        finally:
-            con.unregister("_incoming")
+            finally:
+                con.unregister("_incoming")
+        path = stage_root / table / f"{len(files):06d}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(data, path, compression="lz4")
+        files.append(path)
 
     try:
         yield write
         con.execute("begin")
         try:
-            for table, stage in staged.items():
+            for table, files in staged.items():
                 con.execute(f"delete from {table} where partition_date = ?::date", [partition_value])
-                con.execute(f"insert into {table} by name select * from {stage}")
+                con.execute(f"insert into {table} by name select * from read_parquet(?)", [[str(f) for f in files]])
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
     finally:
-        for stage in staged.values():
-            con.execute(f"drop table if exists {stage}")
+        shutil.rmtree(stage_root, ignore_errors=True)
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> int:
