@@ -40,13 +40,14 @@ class JudgeFactory(Protocol):
 
 def _human_pairs(con: duckdb.DuckDBPyConnection, split: str, limit: int,
                  before: date | None = None) -> list[tuple[list[dict], str, str]]:
-    """Human pairs of a split, first seen before ``before`` if given; past ``limit``, a
+    """Human pairs of a split under their near-duplicate cluster's cap (a capped pair repeats
+    its cluster and carries no texts), first seen before ``before`` if given; past ``limit``, a
     deterministic sample (lowest pair ids, which are content hashes, so the sample is spread
     evenly and stable across rebuilds)."""
     rows = con.execute(
         """
         select prompt_messages, a_content, b_content from int_pairs__candidates
-        where not needs_judge and label_source like 'human_%' and split = ?
+        where not needs_judge and not capped and label_source like 'human_%' and split = ?
           and (cast(? as date) is null or partition_date < cast(? as date))
         order by pair_id
         limit ?
@@ -90,7 +91,7 @@ def label_pairs(con: duckdb.DuckDBPyConnection, factory: JudgeFactory, accuracy_
         from int_pairs__candidates
         where (needs_judge and not capped) or pair_id in (
             select pair_id from int_pairs__candidates
-            where label_source like 'human_%' and split = 'test' order by pair_id limit ?)
+            where label_source like 'human_%' and split = 'test' and not capped order by pair_id limit ?)
         order by pair_id
         """,
         [max_audit_pairs],

@@ -3,7 +3,9 @@
     cluster never straddles train and test. Every distinct pair is kept, up to
     max_pairs_per_cluster per cluster (0: no cap): human labels first, then the earliest;
     the rest are capped and leave at labeling as duplicate_near. Texts (the prompt and the
-    two responses, by content hash) join in here, once per pair. -#}
+    two responses, by content hash) join in here, once per pair under the cap: those are the
+    pairs the judge, the label audit and the published set read; a capped pair names its
+    prompt and sides by hash only. -#}
 
 with links as (
     select * from {{ ref('int_pairs__links') }}
@@ -73,12 +75,19 @@ in_cluster as (
     from pairs
 ),
 
+capped as (
+    select
+        *,
+        {{ var('max_pairs_per_cluster') }} > 0 and rank_in_cluster > {{ var('max_pairs_per_cluster') }} as capped
+    from in_cluster
+),
+
 prompts as (
-    {{ prompt_texts('select prompt_hash from pairs') }}
+    {{ prompt_texts('select prompt_hash from capped where not capped') }}
 ),
 
 texts as (
-    {{ response_texts('select a_hash from pairs union select b_hash from pairs', edits=true) }}
+    {{ response_texts('select a_hash from capped where not capped union select b_hash from capped where not capped', edits=true) }}
 )
 
 select
@@ -96,9 +105,9 @@ select
     c.b_hash,
     c.b_model,
     c.* exclude (pair_id, pair_rule, label_source, needs_judge, prompt_hash, cluster_id,
-                 a_hash, a_model, b_hash, b_model, first_seen_at),
-    {{ var('max_pairs_per_cluster') }} > 0 and c.rank_in_cluster > {{ var('max_pairs_per_cluster') }} as capped
-from in_cluster c
-inner join prompts n on n.prompt_hash = c.prompt_hash
-inner join texts a on a.text_hash = c.a_hash
-inner join texts b on b.text_hash = c.b_hash
+                 a_hash, a_model, b_hash, b_model, first_seen_at, capped),
+    c.capped
+from capped c
+left join prompts n on n.prompt_hash = c.prompt_hash and not c.capped
+left join texts a on a.text_hash = c.a_hash and not c.capped
+left join texts b on b.text_hash = c.b_hash and not c.capped
