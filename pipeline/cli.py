@@ -28,6 +28,8 @@ files (under $PREFLINE_HOME; default: .prefline_home in the checkout):
   datasets/preference_pairs/publications.jsonl    when each version was published, by which run
   datasets/_staging/<version>/                    the candidate; a blocked one stays for inspection
   docs/gx/<suite>/index.html                      Data Docs of a failing Great Expectations suite
+  tmp/                                            DuckDB's spill files, a day's batches staged before
+                                                  they are swapped in (emptied after each step)
 """
 
 EPILOG = """examples:

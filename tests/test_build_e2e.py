@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -34,23 +35,29 @@ def _build(days=DAYS):
     return run_build(list(days))
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory):
-    """One build shared by this module's tests; the test that adds a broken day runs last."""
-    home = tmp_path_factory.mktemp("e2e") / "home"
+@contextmanager
+def _home(home: Path):
+    """PREFLINE_HOME and DAGSTER_HOME point at ``home`` for the block."""
     saved = {k: os.environ.get(k) for k in ("PREFLINE_HOME", "DAGSTER_HOME")}
     os.environ["PREFLINE_HOME"], os.environ["DAGSTER_HOME"] = str(home), str(home / "dagster")
     try:
-        _generate(home)
-        outcome = _build()
-        assert outcome.success, (outcome.blocked, outcome.failed_steps)
-        yield home, outcome
+        yield home
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory):
+    """One build shared by this module's tests; the test that adds a broken day runs last."""
+    with _home(tmp_path_factory.mktemp("e2e") / "home") as home:
+        _generate(home)
+        outcome = _build()
+        assert outcome.success, (outcome.blocked, outcome.failed_steps)
+        yield home, outcome
 
 
 def _version_dir(home: Path, version: str) -> Path:
@@ -176,9 +183,7 @@ def test_a_changed_day_alone_is_keyed_again(built, tmp_path):
     """The incremental dedup input recomputes exactly the days whose inputs changed."""
     home = tmp_path / "home"
     shutil.copytree(built[0], home)
-    saved = {k: os.environ.get(k) for k in ("PREFLINE_HOME", "DAGSTER_HOME")}
-    os.environ["PREFLINE_HOME"], os.environ["DAGSTER_HOME"] = str(home), str(home / "dagster")
-    try:
+    with _home(home):
         before = _canonical_rows(home)
         changed, unchanged = DAYS[0], DAYS[1]
         dropped = sorted((home / "landing" / changed).iterdir())[0]
@@ -205,12 +210,6 @@ def test_a_changed_day_alone_is_keyed_again(built, tmp_path):
         finally:
             con.close()
         assert not stale.passed and "missing_records" in stale.description
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def test_no_near_duplicate_cluster_straddles_train_and_test(built):
