@@ -51,29 +51,6 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(row and row[0])
 
 
-def replace_partition(
-    con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, partition_value: str
-) -> int:
-    """Make ``data`` the whole content of ``table`` for ``partition_date = partition_value``.
-
-    Delete-then-insert in one transaction, so a re-run of a day replaces it and a crash
-    leaves the previous content.
-    """
-    con.register("_incoming", data)
-    try:
-        con.execute("begin")
-        con.execute(f"create table if not exists {table} as select * from _incoming limit 0")
-        con.execute(f"delete from {table} where partition_date = ?::date", [partition_value])
-        con.execute(f"insert into {table} by name select * from _incoming")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    finally:
-        con.unregister("_incoming")
-    return data.num_rows
-
-
 @contextmanager
 def partition_replacement(con: duckdb.DuckDBPyConnection, partition_value: str):
     """Replace tables' rows of one partition batch by batch: yields ``write(table, batch)``.

@@ -8,6 +8,7 @@ producer happened to order or space its fields.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,6 +22,15 @@ def canonical_json(value: Any) -> str:
 def md5_hex(text: str | bytes) -> str:
     data = text.encode("utf-8") if isinstance(text, str) else text
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def md5_file(path: Path) -> str:
+    """md5 hex of a file's bytes, read in 1 MiB blocks (a version's files can be gigabytes)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def content_id(value: Any) -> str:

@@ -126,13 +126,14 @@ KEPT_EVENTS_SQL = """
     where f.kept and e.partition_date = ?::date and f.partition_date = ?::date
 """
 
-# The day's kept events, each with md5(prompt_json) as its prompt key and the slice that key
-# falls in, hashed once per day (hashing every prompt again in each slice's queries cost more
-# than parsing them). Slices split by prompt: every distinct prompt is parsed once.
+# The day's kept events, each with md5(prompt_json) as its prompt key and a bucket drawn from
+# that key, hashed once per day (hashing every prompt again in each slice's queries cost more
+# than parsing them). Slice i of n holds the buckets equal to i mod n: slices split by prompt,
+# so every distinct prompt is parsed once.
 DAY_KEPT_SQL = """
     create or replace temp table _day_kept as
     select record_id, event_id, partition_date, prompt_key,
-           cast(('0x' || substr(prompt_key, 1, 8)) as ubigint) % ? as slice, label_edited_content
+           cast(('0x' || substr(prompt_key, 1, 8)) as ubigint) as prompt_bucket, label_edited_content
     from (select k.*, md5(k.prompt_json) as prompt_key from ({kept}) k)
 """.format(kept=KEPT_EVENTS_SQL)
 
@@ -173,12 +174,12 @@ def normalize_day_slices(con, day: str, pii_policy: str = "redact",
                          chunk_events: int = CHUNK_EVENTS) -> Iterator[dict[str, pa.Table]]:
     """Normalize one day's kept events slice by slice (see CHUNK_EVENTS); each slice is the
     normalized_events, normalized_responses and normalization_rejections rows of its events."""
-    kept = con.execute(f"select count(*) from ({KEPT_EVENTS_SQL})", [day, day]).fetchone()[0]
-    chunks = max(1, -(-kept // chunk_events))
-    con.execute(DAY_KEPT_SQL, [chunks, day, day])
+    con.execute(DAY_KEPT_SQL, [day, day])
     try:
+        kept = con.execute("select count(*) from _day_kept").fetchall()[0][0]
+        chunks = max(1, -(-kept // chunk_events))
         for chunk in range(chunks):
-            yield _normalize_slice(con, day, chunk, pii_policy)
+            yield _normalize_slice(con, day, chunk, chunks, pii_policy)
     finally:
         con.execute("drop table if exists _day_kept")
 
@@ -194,7 +195,8 @@ def _arrow(con, sql: str, params: list) -> pa.Table:
     return con.sql(sql, params=params).to_arrow_table()
 
 
-def _normalize_slice(con, day: str, chunk: int, pii_policy: str, batch_rows: int = 50_000) -> dict[str, pa.Table]:
+def _normalize_slice(con, day: str, chunk: int, chunks: int, pii_policy: str,
+                     batch_rows: int = 50_000) -> dict[str, pa.Table]:
     """Prompts in Python batches, responses and edits in SQL, PII screened in all three."""
     # Each distinct prompt is parsed and screened once, keyed by md5(prompt_json) in place of
     # a record id; feedback repeats prompts (a million events of a day held 33k distinct ones).
@@ -202,10 +204,10 @@ def _normalize_slice(con, day: str, chunk: int, pii_policy: str, batch_rows: int
         """
         select distinct d.prompt_key as record_id, e.prompt_json
         from _day_kept d join stg_feedback__events e on e.record_id = d.record_id
-        where d.slice = ? and e.partition_date = ?::date
+        where d.prompt_bucket % ? = ? and e.partition_date = ?::date
         order by 1
         """,
-        params=[chunk, day],
+        params=[chunks, chunk, day],
     ).to_arrow_reader(batch_rows)
     parsed, rejected = normalize_prompts(reader, pii_policy)
     con.register("parsed", parsed)
@@ -219,10 +221,10 @@ def _normalize_slice(con, day: str, chunk: int, pii_policy: str, batch_rows: int
                    {_CLEAN.format(col='k.label_edited_content')} as edited_content,
                    md5({_CLEAN.format(col='k.label_edited_content')}) as edited_hash
             from _day_kept k join parsed p on p.record_id = k.prompt_key
-            where k.slice = ?
+            where k.prompt_bucket % ? = ?
             order by k.record_id
             """,
-            [chunk],
+            [chunks, chunk],
         )
         con.register("normalized_rows", normalized.select(["record_id"]))
         responses = _arrow(
@@ -244,10 +246,10 @@ def _normalize_slice(con, day: str, chunk: int, pii_policy: str, batch_rows: int
             """
             select k.record_id, k.event_id, k.partition_date, x.reason, x.detail
             from rejected x join _day_kept k on k.prompt_key = x.record_id
-            where k.slice = ?
+            where k.prompt_bucket % ? = ?
             order by k.record_id
             """,
-            [chunk],
+            [chunks, chunk],
         )
     finally:
         for name in ("parsed", "rejected", "normalized_rows"):

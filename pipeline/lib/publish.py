@@ -7,7 +7,6 @@ are never modified after publishing, and LATEST only ever names a complete folde
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.lib.card_plots import write_figures
-from pipeline.lib.hashing import content_id, md5_hex
+from pipeline.lib.hashing import content_id, md5_file, md5_hex
 
 DATA_FILES = ("train", "test", "kto", "lineage", "rejected")
 LATEST = "LATEST"
@@ -71,11 +70,7 @@ def write_parquet(data: pa.Table | pa.RecordBatchReader, path: Path) -> str:
                     groups += 1
             if rows or not groups:  # an empty table is one empty row group, as write_table makes it
                 writer.write_table(pa.Table.from_batches(pending, schema), row_group_size=row_group_size)
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return md5_file(path)
 
 
 def version_id(file_hashes: dict[str, str], config: dict[str, Any]) -> str:

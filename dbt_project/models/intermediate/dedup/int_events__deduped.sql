@@ -48,8 +48,9 @@ screened as (
     from canonical
 ),
 
-{#- The duplicate ranking runs on narrow rows and joins back, so a million-event window sorts
-    keys, not prompts and responses (DuckDB spills a narrow sort within its memory cap). -#}
+{#- The duplicate ranking sorts only the five columns it needs and joins back, so a window of
+    millions of events sorts keys, not whole rows (DuckDB spills a narrow sort within its
+    memory cap). -#}
 ranked as (
     select
         record_id,
