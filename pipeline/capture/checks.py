@@ -5,7 +5,7 @@ quarantine share is within its gate."""
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, MetadataValue, asset_check
 
 from pipeline import warehouse
-from pipeline.checks_common import gate_check, suite_check, warehouse_suite
+from pipeline.checks_common import gate_check, suite_check, warehouse_frames, warehouse_suite
 from pipeline.config import load_config
 from pipeline.partitions import daily_partitions, window_bounds
 
@@ -26,8 +26,8 @@ where partition_date between ?::date and ?::date
 )
 def capture_suite(context: AssetCheckExecutionContext) -> AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
-        frame = con.execute(CAPTURE_FRAME_SQL, list(window_bounds(context))).df()
-    return suite_check("raw_feedback_events", frame)
+        frames = warehouse_frames(con, CAPTURE_FRAME_SQL, list(window_bounds(context)), "raw_feedback_events")
+        return suite_check("raw_feedback_events", frames)
 
 
 @asset_check(

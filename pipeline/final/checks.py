@@ -13,7 +13,7 @@ from dagster import (
 )
 
 from pipeline import paths, warehouse
-from pipeline.checks_common import suite_check
+from pipeline.checks_common import suite_check, warehouse_frames
 from pipeline.final.assets import preference_set_candidate
 from pipeline.config import load_config
 from pipeline.lib.gates import GATE_NAMES, compute_gates
@@ -51,10 +51,10 @@ def candidate_suite(context: AssetCheckExecutionContext) -> AssetCheckResult:
     files = [str(candidate.path / "train.parquet"), str(candidate.path / "test.parquet")]
     con = duckdb.connect()
     try:
-        frame = con.execute(CANDIDATE_FRAME_SQL, [files]).df()
+        return suite_check("preference_set_candidate",
+                           warehouse_frames(con, CANDIDATE_FRAME_SQL, [files], "preference_set_candidate"))
     finally:
         con.close()
-    return suite_check("preference_set_candidate", frame)
 
 
 @asset_check(

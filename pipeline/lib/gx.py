@@ -1,4 +1,5 @@
-"""Run a Great Expectations suite file from expectations/ on a DataFrame.
+"""Run a Great Expectations suite file from expectations/ on a DataFrame, or on a table too big
+for one, chunk by chunk.
 
 Suites are plain JSON in GX's own serialization (name + a list of {type, kwargs, meta}),
 one file per asset, so they read well in review. The pandas datasource is used because
@@ -11,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ class SuiteResult:
     evaluated: int
     failed: list[dict[str, Any]] = field(default_factory=list)
     docs_path: str | None = None
+    rows: int = 0
+    chunks: int = 1
 
     def summary(self) -> str:
         if self.success:
@@ -43,11 +47,53 @@ def load_suite(name: str, folder: Path | None = None) -> dict[str, Any]:
         return json.load(fh)
 
 
-def run_suite(name: str, frame: pd.DataFrame, folder: Path | None = None) -> SuiteResult:
-    """Validate ``frame`` against the suite file. When it fails, GX Data Docs for the
-    validation are written to $PREFLINE_HOME/docs/gx/<suite>/index.html (a fixed place the
-    check metadata links to). Rendering docs costs twice the validation itself, so a passing
-    suite removes its stale docs instead; its results live in the check's metadata."""
+# Expectations decided row by row (or, for uniqueness, by rows sharing a key): a table can be
+# checked chunk by chunk. Aggregates (row counts, means) and `mostly` thresholds cannot.
+ROW_WISE = frozenset((
+    "expect_column_values_to_be_in_set", "expect_column_values_to_not_be_null", "expect_column_values_to_be_between",
+    "expect_column_values_to_match_regex", "expect_column_value_lengths_to_be_between",
+    "expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique",
+))
+
+
+def chunkable(spec: dict[str, Any]) -> bool:
+    return all(exp["type"] in ROW_WISE and "mostly" not in exp["kwargs"] for exp in spec["expectations"])
+
+
+def unique_keys(spec: dict[str, Any]) -> list[list[str]]:
+    """The column sets a suite expects to be unique."""
+    keys = []
+    for exp in spec["expectations"]:
+        if exp["type"] == "expect_column_values_to_be_unique":
+            keys.append([exp["kwargs"]["column"]])
+        elif exp["type"] == "expect_compound_columns_to_be_unique":
+            keys.append(list(exp["kwargs"]["column_list"]))
+    return keys
+
+
+def _merge_failure(failed: dict[tuple, dict[str, Any]], new: dict[str, Any]) -> None:
+    key = (new["expectation"], str(new["column"]))
+    if key not in failed:
+        failed[key] = new
+        return
+    seen = failed[key]
+    if new.get("unexpected_count") is not None:
+        seen["unexpected_count"] = (seen.get("unexpected_count") or 0) + new["unexpected_count"]
+    seen["unexpected_sample"] = (seen["unexpected_sample"] + new["unexpected_sample"])[:5]
+
+
+def run_suite(name: str, frames: pd.DataFrame | Iterable[pd.DataFrame], folder: Path | None = None) -> SuiteResult:
+    """Validate a frame, or each of a sequence of frames, against the suite file.
+
+    A sequence holds one table in chunks. The suite passes when every chunk passes; each
+    failure counts its unexpected rows over all chunks. The chunks must keep rows with the
+    same unique key together (`warehouse_frames` splits by a hash of it), so uniqueness within
+    every chunk is uniqueness of the table.
+
+    When the suite fails, GX Data Docs for the (first) failing chunk are written to
+    $PREFLINE_HOME/docs/gx/<suite>/index.html (a fixed place the check metadata links to).
+    Rendering docs costs twice the validation itself, so a passing suite removes its stale
+    docs instead; its results live in the check's metadata."""
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
@@ -77,24 +123,30 @@ def run_suite(name: str, frame: pd.DataFrame, folder: Path | None = None) -> Sui
     suite = context.suites.add(suite)
     validation = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
     checkpoint = context.checkpoints.add(gx.Checkpoint(name=name, validation_definitions=[validation]))
-    run = checkpoint.run(batch_parameters={"dataframe": frame})
-    result = next(iter(run.run_results.values()))
-    if result.success:
-        shutil.rmtree(docs_dir, ignore_errors=True)
-    else:
-        context.build_data_docs(site_names=["prefline"])
-    failed = []
-    for r in result.results:
-        if not r.success:
-            res = r.result or {}
-            failed.append(
-                {
+    if isinstance(frames, pd.DataFrame):
+        frames = [frames]
+    success, evaluated, rows, chunks, docs = True, 0, 0, 0, None
+    failed: dict[tuple, dict[str, Any]] = {}
+    for frame in frames:
+        run = checkpoint.run(batch_parameters={"dataframe": frame})
+        result = next(iter(run.run_results.values()))
+        chunks += 1
+        rows += len(frame)
+        evaluated = len(result.results)
+        if not result.success and success:
+            context.build_data_docs(site_names=["prefline"])
+            docs = str(docs_dir / "index.html")
+        success = success and bool(result.success)
+        for r in result.results:
+            if not r.success:
+                res = r.result or {}
+                _merge_failure(failed, {
                     "expectation": r.expectation_config.type,
                     "column": r.expectation_config.kwargs.get("column"),
                     "observed": res.get("observed_value"),
                     "unexpected_count": res.get("unexpected_count"),
                     "unexpected_sample": [str(v) for v in (res.get("partial_unexpected_list") or [])[:5]],
-                }
-            )
-    docs = None if result.success else str(docs_dir / "index.html")
-    return SuiteResult(spec["name"], bool(result.success), len(result.results), failed, docs)
+                })
+    if success:
+        shutil.rmtree(docs_dir, ignore_errors=True)
+    return SuiteResult(spec["name"], success, evaluated, list(failed.values()), docs, rows, max(chunks, 1))
