@@ -68,3 +68,28 @@ def test_a_suite_with_a_share_threshold_reads_its_rows_whole(suite, prefline_hom
     con.execute("create table t as select i as days_before_partition from range(1000) t(i)")
     frames = list(warehouse_frames(con, "select * from t", [], suite, chunk_rows=100))
     assert len(frames) == 1 and len(frames[0]) == 1_000
+
+
+def test_a_backfill_range_is_checked_day_by_day(prefline_home):
+    # Day 2 has 2 of 50 events from far in the past (4%, over the suite's 1%); over both days
+    # it would be 2 of 250 (0.8%) and pass. A nightly run of day 2 would fail, so must the range.
+    from pipeline.capture.checks import CAPTURE_FRAME_SQL
+    from pipeline.checks_common import day_frames
+
+    con = duckdb.connect()
+    con.execute(
+        """create table raw_feedback_events as
+           select md5(i::varchar) as record_id, 'e' || i as event_id, 'rating' as event_type, 'u' as user_id,
+                  true as consent_training, null::varchar as annotator_kind, 3 as label_score,
+                  md5('c' || i) as content_hash,
+                  case when i < 200 then date '2026-11-01' else date '2026-11-02' end as partition_date,
+                  case when i >= 248 then timestamp '2026-09-01' else timestamp '2026-11-01 12:00' end as created_at
+           from range(250) t(i)"""
+    )
+    days = ["2026-11-01", "2026-11-02"]
+    whole = suite_check("raw_feedback_events", con.execute(CAPTURE_FRAME_SQL, days).df())
+    assert whole.passed, "the range as one frame hides the bad day"
+    per_day = suite_check("raw_feedback_events", day_frames(con, CAPTURE_FRAME_SQL, days, "raw_feedback_events"))
+    assert not per_day.passed and per_day.metadata["chunks"].value == 2
+    (failure,) = per_day.metadata["failures"].value
+    assert failure["column"] == "days_before_partition" and failure["unexpected_count"] == 2

@@ -5,9 +5,9 @@ quarantine share is within its gate."""
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, MetadataValue, asset_check
 
 from pipeline import warehouse
-from pipeline.checks_common import gate_check, suite_check, warehouse_frames, warehouse_suite
+from pipeline.checks_common import day_frames, gate_check, suite_check, warehouse_suite
 from pipeline.config import load_config
-from pipeline.partitions import daily_partitions, window_bounds
+from pipeline.partitions import daily_partitions, window_bounds, window_days
 
 CAPTURE_FRAME_SQL = """
 select record_id, event_id, event_type, user_id, consent_training, annotator_kind,
@@ -26,8 +26,8 @@ where partition_date between ?::date and ?::date
 )
 def capture_suite(context: AssetCheckExecutionContext) -> AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
-        frames = warehouse_frames(con, CAPTURE_FRAME_SQL, list(window_bounds(context)), "raw_feedback_events")
-        return suite_check("raw_feedback_events", frames)
+        return suite_check("raw_feedback_events",
+                           day_frames(con, CAPTURE_FRAME_SQL, window_days(context), "raw_feedback_events"))
 
 
 @asset_check(
