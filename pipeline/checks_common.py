@@ -9,7 +9,8 @@ import duckdb
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 
-from pipeline.lib.gx import chunkable, load_suite, run_suite, unique_keys
+from pipeline.lib.gates import GateResult
+from pipeline.lib.gx import SuiteResult, chunkable, load_suite, run_suite, unique_keys
 
 # A suite reads a table this many rows at a time: a window of millions of rows never sits in
 # pandas at once (a 3M-row window table is 6 chunks of a few tens of MB).
@@ -46,7 +47,11 @@ def day_frames(
 
 
 def suite_check(suite: str, frames: pd.DataFrame | Iterable[pd.DataFrame]) -> AssetCheckResult:
-    result = run_suite(suite, frames)
+    return suite_result(run_suite(suite, frames))
+
+
+def suite_result(result: SuiteResult) -> AssetCheckResult:
+    """A GX suite's result as a check result."""
     metadata: dict[str, Any] = {
         "rows": result.rows,
         "chunks": result.chunks,
@@ -66,19 +71,18 @@ def suite_check(suite: str, frames: pd.DataFrame | Iterable[pd.DataFrame]) -> As
     )
 
 
-def gate_check(gate: str, observed: float, threshold: float, *, upper: bool = True, **extra: Any) -> AssetCheckResult:
-    """``observed`` must stay at or below (upper) / at or above the threshold."""
-    passed = observed <= threshold if upper else observed >= threshold
-    relation = "<=" if upper else ">="
-    description = (
-        f"{gate}: observed {observed:.4g}, must be {relation} {threshold:.4g}"
-        + ("" if passed else " — BLOCKED")
-    )
+def gate_result(gate: GateResult, **target: Any) -> AssetCheckResult:
+    """A gate as a check result: the one rendering of a gate for the run log, the UI, the CLI
+    and the manifest (``target``: check_name / asset_key, for multi-checks)."""
+    metadata: dict[str, Any] = gate.metadata()
+    for key, value in gate.extra.items():
+        metadata[key] = MetadataValue.json(value)
     return AssetCheckResult(
-        passed=passed,
+        passed=gate.passed,
         severity=AssetCheckSeverity.ERROR,
-        description=description,
-        metadata={"observed": float(observed), "threshold": float(threshold), "summary": description, **extra},
+        description=gate.summary(),
+        metadata=metadata,
+        **target,
     )
 
 

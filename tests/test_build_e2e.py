@@ -336,7 +336,7 @@ def test_a_broken_capture_day_blocks_the_set_and_keeps_latest(built):
     )
     blocked = _build(["2026-11-03"])
     assert not blocked.success
-    assert any("capture_quarantine_share" in b for b in blocked.blocked), blocked.blocked
+    assert any("gate_quarantine_share" in b for b in blocked.blocked), blocked.blocked
     assert latest.read_text() == before
 
 

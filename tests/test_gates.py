@@ -16,8 +16,9 @@ def _warehouse(pairs: list[tuple], kto_clusters: list[tuple] = ()) -> duckdb.Duc
     con.execute("""create table fct_preference_pairs (pair_id varchar, replica_index int, label_source varchar,
                    category varchar, split varchar, cluster_id varchar, chosen_content varchar,
                    rejected_content varchar, partition_date date)""")
-    con.executemany("insert into fct_preference_pairs values (?, 0, ?, ?, ?, ?, ?, ?, date '2026-11-01')",
-                    [(f"p{i}", *p) for i, p in enumerate(pairs)])
+    if pairs:
+        con.executemany("insert into fct_preference_pairs values (?, 0, ?, ?, ?, ?, ?, ?, date '2026-11-01')",
+                        [(f"p{i}", *p) for i, p in enumerate(pairs)])
     con.execute("create table fct_kto_rows (kto_id varchar, cluster_id varchar, split varchar)")
     if kto_clusters:
         con.executemany("insert into fct_kto_rows values (?, ?, ?)", [(f"k{i}", *k) for i, k in enumerate(kto_clusters)])
@@ -91,3 +92,56 @@ def test_judge_gates_bite_only_when_ai_labels_are_published(thresholds):
     assert _gate(results, "judge_human_agreement").passed
     human_only = compute_gates(_warehouse(_pairs(50)), thresholds, None)
     assert _gate(human_only, "judge_position_consistency").passed
+
+
+def test_the_wilson_interval_of_one_pair_is_wide_and_of_500_narrow():
+    from pipeline.lib.gates import wilson
+
+    assert wilson(1, 1, 1.96) == pytest.approx((0.2065, 1.0), abs=1e-4)
+    low, high = wilson(475, 500, 1.96)
+    assert 0.92 < low < 0.95 < high < 0.97
+    assert wilson(0, 0, 1.96) == (0.0, 1.0)
+
+
+def _length_biased(n):
+    return [("human_thumbs", "general", "train", f"c{i}", "a long and thorough answer " * 8, "short.")
+            for i in range(n)]
+
+
+def test_one_length_biased_pair_is_not_evidence_but_500_are(thresholds):
+    one = compute_gates(_warehouse(_length_biased(1)), thresholds, None)
+    for name in ("chosen_longer_share", "length_ratio"):
+        gate = _gate(one, name)
+        assert gate.passed and gate.breach_without_evidence, gate.summary()
+        assert "too few rows to block" in gate.summary()
+    many = compute_gates(_warehouse(_length_biased(500)), thresholds, None)
+    for name in ("chosen_longer_share", "length_ratio"):
+        gate = _gate(many, name)
+        assert not gate.passed and "BLOCKED" in gate.summary(), gate.summary()
+
+
+def test_a_slightly_high_share_on_a_small_day_does_not_block_but_on_a_big_one_does(thresholds):
+    from pipeline.lib.gates import quarantine_share_gate
+
+    assert quarantine_share_gate({"2026-11-01": (3, 20)}, thresholds).passed  # 15% of 20 records
+    gate = quarantine_share_gate({"2026-11-01": (30, 2000), "2026-11-02": (300, 2000)}, thresholds)
+    assert not gate.passed and "worst day 2026-11-02" in gate.summary()
+
+
+def test_every_gate_honours_accept_the_same_way_including_quarantine(thresholds):
+    from pipeline.lib.gates import quarantine_share_gate
+
+    thresholds["accept"] = [{"gate": "quarantine_share", "reason": "vendor feed replayed, ticket DATA-9"},
+                            {"gate": "gate_ai_label_share", "reason": "judge pilot"}]
+    gate = quarantine_share_gate({"2026-11-01": (300, 1000)}, thresholds)
+    assert gate.passed and gate.status == "accepted" and gate.metadata()["accepted_reason"].startswith("vendor")
+    results = compute_gates(_warehouse(_pairs(60) + _pairs(40, source="ai_judge")), thresholds, None)
+    ai = _gate(results, "ai_label_share")
+    assert ai.status == "accepted" and "ACCEPTED: judge pilot" in ai.summary()
+
+
+def test_an_empty_candidate_blocks(thresholds):
+    gate = _gate(compute_gates(_warehouse([]), thresholds, None), "published_rows")
+    assert gate.observed == 0 and not gate.passed and "nothing would be published" in gate.summary()
+    thresholds["accept"] = []
+    assert _gate(compute_gates(_warehouse(_pairs(1)), thresholds, None), "published_rows").passed

@@ -98,7 +98,7 @@ def test_an_ai_label_spike_on_one_day_blocks(base):
 
 
 def test_a_length_biased_day_blocks(base):
-    lines = [json.dumps(ev(f"len{i}", responses=("A long and thorough answer " * 8, "Short."))) for i in range(120)]
+    lines = [json.dumps(ev(f"len{i}", responses=("A long and thorough answer " * 8, "Short."))) for i in range(500)]
     _assert_blocked_by(*_build_bad_day(base, "length", lines), "chosen_longer_share")
 
 
@@ -110,4 +110,4 @@ def test_an_unknown_template_drift_blocks(base):
 
 def test_a_schema_break_blocks_at_capture(base):
     lines = [json.dumps({**ev(f"s{i}"), "consent_training": "yes"}) for i in range(200)]
-    _assert_blocked_by(*_build_bad_day(base, "schema", lines), "capture_quarantine_share")
+    _assert_blocked_by(*_build_bad_day(base, "schema", lines), "gate_quarantine_share")

@@ -99,5 +99,5 @@ def test_blocked_check_page_names_the_failing_gate(ui, page):
     page.wait_for_timeout(3000)
     page.screenshot(path=str(ARTIFACTS / "blocked-check.png"), full_page=True)
     text = page.inner_text("body")
-    assert "capture_quarantine_share" in text
+    assert "gate_quarantine_share" in text
     assert "Failed" in text or "failed" in text

@@ -2,12 +2,13 @@
 quarantine share is within its gate."""
 
 
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, MetadataValue, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, asset_check
 
 from pipeline import warehouse
-from pipeline.checks_common import day_frames, gate_check, suite_check, warehouse_suite
+from pipeline.checks_common import day_frames, gate_result, suite_check, warehouse_suite
 from pipeline.config import load_config
-from pipeline.partitions import daily_partitions, window_bounds, window_days
+from pipeline.lib.gates import quarantine_share_gate
+from pipeline.partitions import daily_partitions, window_days
 
 CAPTURE_FRAME_SQL = """
 select record_id, event_id, event_type, user_id, consent_training, annotator_kind,
@@ -34,31 +35,26 @@ def capture_suite(context: AssetCheckExecutionContext) -> AssetCheckResult:
     asset=AssetKey("raw_feedback_events"),
     partitions_def=daily_partitions,
     blocking=True,
-    description="Gate: share of the day's landing records quarantined (gates.quarantine_share_max).",
+    description=(
+        "Gate: share of the day's landing records quarantined (gates.quarantine_share_max; blocks when the "
+        "share's Wilson interval lies above it)."
+    ),
 )
-def capture_quarantine_share(context: AssetCheckExecutionContext) -> AssetCheckResult:
-    start, end = window_bounds(context)
+def gate_quarantine_share(context: AssetCheckExecutionContext) -> AssetCheckResult:
+    days = window_days(context)
     with warehouse.connect(read_only=True) as con:
         per_day = con.execute(
             """
             with c as (
-                select partition_date, 0 as q from raw_feedback_events where partition_date between ?::date and ?::date
+                select partition_date, 0 as q from raw_feedback_events where partition_date in (select unnest(?::date[]))
                 union all
-                select partition_date, 1 from raw_quarantine where partition_date between ?::date and ?::date
+                select partition_date, 1 from raw_quarantine where partition_date in (select unnest(?::date[]))
             )
             select cast(partition_date as varchar), sum(q), count(*) from c group by 1 order by 1
             """,
-            [start, end, start, end],
+            [days, days],
         ).fetchall()
-    shares = {day: q / n for day, q, n in per_day if n}
-    worst = max(shares, key=shares.get) if shares else start
-    return gate_check(
-        "quarantine_share",
-        shares.get(worst, 0.0),
-        load_config()["gates"]["quarantine_share_max"],
-        worst_day=worst,
-        per_day=MetadataValue.json({d: round(v, 4) for d, v in shares.items()}),
-    )
+    return gate_result(quarantine_share_gate({day: (int(q), n) for day, q, n in per_day}, load_config()["gates"]))
 
 
 responses_suite = warehouse_suite(

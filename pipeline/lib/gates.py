@@ -1,10 +1,21 @@
 """Distribution gates: regressions no single row shows. Each gate compares an observed value
 with its threshold from the `gates` config, on the day slices (every partition) or on the
-whole candidate, and against the last published version's manifest."""
+whole candidate, and against the last published version's manifest.
+
+A gate needs evidence before it blocks. A share measured on n rows blocks only when its whole
+Wilson interval (at `gates.confidence`, 95% by default) lies beyond the threshold, so one
+thumbs pair whose chosen side is longer (share 1.0, interval 0.21-1.0) passes while 500
+length-biased pairs still block. Gates that are not shares state their own rule (a bound on
+the mean log length ratio, a minimum sample for mix shifts); counts of things that must never
+happen (train/test leakage, an empty candidate) block on the count itself.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import duckdb
@@ -16,32 +27,83 @@ class GateResult:
     observed: float
     threshold: float
     upper: bool = True  # observed must be <= threshold (else >=)
+    n: int | None = None  # rows the value is measured on (None: a count, no sampling)
+    low: float | None = None  # the interval the decision reads; None: the observed value itself
+    high: float | None = None
     previous: float | None = None
     detail: str = ""
+    rule: str = ""  # how the gate decides, for the summary and the README table
     accepted: str | None = None  # reason from gates.accept, when a known shift is let through
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def decisive(self) -> float:
+        """The end of the interval nearest the threshold: the value that must breach it."""
+        if self.upper:
+            return self.observed if self.low is None else self.low
+        return self.observed if self.high is None else self.high
+
+    @property
     def within(self) -> bool:
-        return self.observed <= self.threshold if self.upper else self.observed >= self.threshold
+        return self.decisive <= self.threshold if self.upper else self.decisive >= self.threshold
+
+    @property
+    def breach_without_evidence(self) -> bool:
+        """The point value is beyond the threshold but the sample is too small to say so."""
+        point = self.observed <= self.threshold if self.upper else self.observed >= self.threshold
+        return self.within and not point
 
     @property
     def passed(self) -> bool:
         return self.within or self.accepted is not None
 
+    @property
+    def status(self) -> str:
+        if self.within:
+            return "passed"
+        return "accepted" if self.accepted else "failed"
+
     def summary(self) -> str:
+        """The one line a person reads in the run log, the UI and the CLI."""
         rel = "<=" if self.upper else ">="
-        text = f"{self.name}: observed {self.observed:.4g}, must be {rel} {self.threshold:.4g}"
+        text = f"{self.name}: observed {self.observed:.4g}"
+        if self.n is not None:
+            text += f" on {self.n:,} rows"
+            if self.low is not None and self.high is not None:
+                text += f" (interval {self.low:.4g} to {self.high:.4g})"
+        text += f", must be {rel} {self.threshold:.4g}"
         if self.previous is not None:
             text += f" (previous version {self.previous:.4g})"
         if self.detail:
             text += f"; {self.detail}"
+        if self.breach_without_evidence:
+            text += "; too few rows to block"
         if not self.within:
             text += f" — ACCEPTED: {self.accepted}" if self.accepted else " — BLOCKED"
         return text
 
+    def metadata(self) -> dict[str, Any]:
+        """The gate's numbers as plain values (check metadata, the manifest)."""
+        out: dict[str, Any] = {
+            "status": self.status,
+            "observed": float(self.observed),
+            "threshold": float(self.threshold),
+            "direction": "max" if self.upper else "min",
+            "summary": self.summary(),
+        }
+        for key in ("n", "low", "high", "previous"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value if key == "n" else float(value)
+        if self.rule:
+            out["rule"] = self.rule
+        if self.accepted:
+            out["accepted_reason"] = self.accepted
+        return out
+
 
 GATE_NAMES = (
+    "published_rows",
     "day_survival_share",
     "day_survival_vs_trailing",
     "day_duplicate_rate",
@@ -57,6 +119,67 @@ GATE_NAMES = (
     "judge_position_consistency",
     "judge_human_agreement",
 )
+
+SHARE_RULE = "share: blocks when its whole Wilson interval is beyond the threshold"
+MIX_RULE = "mix shift: needs {min} rows in the candidate and in LATEST"
+COUNT_RULE = "count: blocks on the count itself"
+
+
+def z_value(thresholds: dict[str, Any]) -> float:
+    confidence = float(thresholds.get("confidence", 0.95))
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def wilson(successes: float, n: int, z: float) -> tuple[float, float]:
+    """Wilson score interval of a binomial share; (0, 1) when there is no sample."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, round(center - half, 9)), min(1.0, round(center + half, 9))
+
+
+def share_gate(name: str, successes: float, n: int, threshold: float, z: float, *, upper: bool = True,
+               detail: str = "", **kw: Any) -> GateResult:
+    low, high = wilson(successes, n, z)
+    return GateResult(name, successes / n if n else 0.0, float(threshold), upper=upper, n=int(n), low=low, high=high,
+                      detail=detail, rule=SHARE_RULE, **kw)
+
+
+def worst_share(name: str, slices: dict[str, tuple[float, int]], threshold: float, z: float, *,
+                upper: bool = True, what: str = "day", **kw: Any) -> GateResult:
+    """The slice with the strongest evidence against the threshold: for a maximum, the
+    highest lower bound; for a minimum, the lowest upper bound. ``slices``: name ->
+    (successes, rows)."""
+    if not slices:
+        return share_gate(name, 0, 0, threshold, z, upper=upper, detail=f"no {what}s", **kw)
+    gates = {key: share_gate(name, s, n, threshold, z, upper=upper) for key, (s, n) in slices.items()}
+    worst = (max if upper else min)(gates, key=lambda k: (gates[k].decisive, gates[k].observed if upper
+                                                            else -gates[k].observed, k))
+    result = share_gate(name, *slices[worst], threshold, z, upper=upper, detail=f"worst {what} {worst}", **kw)
+    result.extra["per_slice"] = {k: round(g.observed, 4) for k, g in gates.items()}
+    return result
+
+
+def apply_accepts(results: Iterable[GateResult], accept: list[dict[str, Any]] | None) -> None:
+    """``gates.accept`` lets a known shift through: a gate outside its threshold passes as
+    accepted, with the reason recorded. Entries name the gate with or without `gate_`."""
+    reasons = {}
+    for entry in accept or []:
+        name = str(entry.get("gate", "")).removeprefix("gate_")
+        reasons[name] = entry.get("reason") or "accepted without a reason"
+    for result in results:
+        if not result.within and result.name in reasons:
+            result.accepted = reasons[result.name]
+
+
+def quarantine_share_gate(per_day: dict[str, tuple[int, int]], thresholds: dict[str, Any]) -> GateResult:
+    """Capture's gate: (quarantined, captured) per landing day."""
+    result = worst_share("quarantine_share", per_day, thresholds["quarantine_share_max"], z_value(thresholds))
+    apply_accepts([result], thresholds.get("accept"))
+    return result
 
 
 def _tvd(a: dict[str, float], b: dict[str, float]) -> float:
@@ -77,12 +200,12 @@ def _per_day(con: duckdb.DuckDBPyConnection) -> list[tuple]:
                   union all select partition_date, reason from normalization_rejections)
             group by 1
         )
-        select o.partition_date,
+        select cast(o.partition_date as varchar),
                count(*) as captured,
                count(*) filter (where place = 'published') as published,
                count(*) filter (where reason in ('duplicate_redelivery', 'duplicate_exact', 'duplicate_near'))
                    as duplicates,
-               max(n.unknown) as unknown, max(n.total) as normalized
+               coalesce(max(n.unknown), 0) as unknown, coalesce(max(n.total), 0) as normalized
         from o left join norm n on n.partition_date = o.partition_date
         group by 1 order by 1
         """
@@ -90,37 +213,9 @@ def _per_day(con: duckdb.DuckDBPyConnection) -> list[tuple]:
 
 
 def compute_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any], previous: dict[str, Any] | None) -> list[GateResult]:
+    z = z_value(thresholds)
     days = _per_day(con)
     results: list[GateResult] = []
-
-    survival = {str(d): (p / c if c else 0.0) for d, c, p, *_ in days}
-    worst_day = min(survival, key=survival.get) if survival else None
-    results.append(GateResult(
-        "day_survival_share", survival.get(worst_day, 1.0), thresholds["day_survival_share_min"], upper=False,
-        detail=f"lowest day {worst_day}" if worst_day else "no days",
-        extra={"per_day": survival},
-    ))
-    if len(survival) >= 3:
-        values = sorted(survival.values())
-        median = values[len(values) // 2]
-        ratio = {d: (s / median if median else 1.0) for d, s in survival.items()}
-        low = min(ratio, key=ratio.get)
-        results.append(GateResult("day_survival_vs_trailing", ratio[low], thresholds["day_survival_vs_trailing_min"],
-                                  upper=False, detail=f"day {low} vs median day share {median:.3f}"))
-    else:
-        results.append(GateResult("day_survival_vs_trailing", 1.0, thresholds["day_survival_vs_trailing_min"],
-                                  upper=False, detail="fewer than 3 days: nothing to compare with"))
-
-    dup = {str(d): (n / c if c else 0.0) for d, c, _, n, *_ in days}
-    worst = max(dup, key=dup.get) if dup else None
-    results.append(GateResult("day_duplicate_rate", dup.get(worst, 0.0), thresholds["day_duplicate_rate_max"],
-                              detail=f"highest day {worst}" if worst else "no days", extra={"per_day": dup}))
-
-    unknown = {str(d): (u / t if t else 0.0) for d, _, _, _, u, t in days}
-    worst = max(unknown, key=unknown.get) if unknown else None
-    results.append(GateResult("unknown_template_share", unknown.get(worst, 0.0),
-                              thresholds["unknown_template_share_max"],
-                              detail=f"highest day {worst}" if worst else "no days"))
 
     (pairs, kto, leak, captured, contaminated) = con.execute(
         """
@@ -136,49 +231,87 @@ def compute_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any], pr
             (select count(*) from fct_event_outcomes where reason = 'eval_contamination')
         """
     ).fetchone()
-    pair_slices = _pair_slices(con)
-
     rows_now = pairs + kto
+    results.append(GateResult("published_rows", float(rows_now), float(thresholds.get("published_rows_min", 1)),
+                              upper=False, rule=COUNT_RULE,
+                              detail=f"{pairs} pairs and {kto} KTO rows" + ("" if rows_now else
+                                                                             "; nothing would be published")))
+
+    survival = {d: (p, c) for d, c, p, *_ in days}
+    results.append(worst_share("day_survival_share", survival, thresholds["day_survival_share_min"], z, upper=False))
+    results.append(_survival_vs_trailing(survival, thresholds["day_survival_vs_trailing_min"], z))
+    results.append(worst_share("day_duplicate_rate", {d: (n, c) for d, c, _, n, *_ in days},
+                               thresholds["day_duplicate_rate_max"], z))
+    results.append(worst_share("unknown_template_share", {d: (u, t) for d, _, _, _, u, t in days},
+                               thresholds["unknown_template_share_max"], z))
+
     prev_stats = (previous or {}).get("stats", {})
     prev_rows = sum(prev_stats.get("pairs", {}).values()) + sum(prev_stats.get("kto", {}).values()) if previous else None
-    drop = (1 - rows_now / prev_rows) if prev_rows else 0.0
-    results.append(GateResult("row_count_drop", max(drop, 0.0), thresholds["row_count_drop_max"],
-                              previous=float(prev_rows) if prev_rows is not None else None,
-                              detail=f"{rows_now} rows now" + ("" if previous else "; no previous version")))
+    results.append(_row_count_drop(rows_now, prev_rows, thresholds["row_count_drop_max"], z))
 
-    def mix(column: str) -> dict[str, float]:
-        return dict(con.execute(
-            f"select {column}, count(*) from fct_preference_pairs where replica_index = 0 group by 1"
-        ).fetchall())
-
+    min_mix = int(thresholds.get("mix_min_rows", 30))
     for name, column, key in (("label_source_shift", "label_source", "label_source_mix"),
                               ("category_shift", "category", "category_mix")):
+        now = dict(con.execute(
+            f"select {column}, count(*) from fct_preference_pairs where replica_index = 0 group by 1"
+        ).fetchall())
         prev_mix = prev_stats.get(key)
-        shift = _tvd(mix(column), prev_mix) if prev_mix else 0.0
-        results.append(GateResult(name, shift, thresholds[f"{name}_max"],
-                                  detail="vs LATEST" if prev_mix else "no previous version"))
+        shift = _tvd(now, prev_mix) if prev_mix else 0.0
+        enough = prev_mix and sum(now.values()) >= min_mix and sum(prev_mix.values()) >= min_mix
+        results.append(GateResult(
+            name, shift, thresholds[f"{name}_max"], n=int(sum(now.values())),
+            low=None if enough else 0.0, rule=MIX_RULE.format(min=min_mix),
+            detail="vs LATEST" if prev_mix else "no previous version",
+        ))
 
-    for name, metric, threshold, previous_value in (
-        ("ai_label_share", "ai", thresholds["ai_label_share_max"], _prev_share(prev_stats)),
-        ("chosen_longer_share", "longer", thresholds["chosen_longer_share_max"], None),
-        ("length_ratio", "ratio", thresholds["length_ratio_max"], None),
-    ):
-        results.append(_worst_slice(name, metric, threshold, pair_slices, previous_value))
-    results.append(GateResult("eval_overlap_share", contaminated / captured if captured else 0.0,
-                              thresholds["eval_overlap_share_max"]))
+    slices = _pair_slices(con)
+    results.append(worst_share("ai_label_share", {s: (v["ai"], v["n"]) for s, v in slices.items()},
+                               thresholds["ai_label_share_max"], z, what="slice", previous=_prev_share(prev_stats)))
+    results.append(worst_share("chosen_longer_share", {s: (v["longer"], v["n"]) for s, v in slices.items()},
+                               thresholds["chosen_longer_share_max"], z, what="slice"))
+    results.append(_length_ratio(slices, thresholds["length_ratio_max"], z))
+    results.append(share_gate("eval_overlap_share", contaminated, captured, thresholds["eval_overlap_share_max"], z,
+                              detail="events dropped as eval-set contamination"))
     results.append(GateResult("train_test_leakage", float(leak), float(thresholds["train_test_leakage_max"]),
-                              detail="near-duplicate clusters with rows in both train and test"))
-
-    results.extend(_judge_gates(con, thresholds))
-
-    accepted = {a["gate"]: a.get("reason") or "accepted without a reason" for a in thresholds.get("accept") or []}
-    for r in results:
-        if not r.within and r.name in accepted:
-            r.accepted = accepted[r.name]
+                              rule=COUNT_RULE, detail="near-duplicate clusters with rows in both train and test"))
+    results.extend(_judge_gates(con, thresholds, z))
+    apply_accepts(results, thresholds.get("accept"))
     return results
 
 
-def _judge_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any]) -> list[GateResult]:
+def _survival_vs_trailing(survival: dict[str, tuple[int, int]], threshold: float, z: float) -> GateResult:
+    """The lowest day's survival share against the median day's; the day's upper Wilson bound
+    must fall below threshold x median to block."""
+    rule = "ratio to the median day: blocks when the day's upper Wilson bound is below it"
+    shares = {d: (p / c if c else 0.0) for d, (p, c) in survival.items()}
+    if len(shares) < 3:
+        return GateResult("day_survival_vs_trailing", 1.0, threshold, upper=False, rule=rule,
+                          detail="fewer than 3 days: nothing to compare with")
+    values = sorted(shares.values())
+    median = values[len(values) // 2]
+    if not median:
+        return GateResult("day_survival_vs_trailing", 1.0, threshold, upper=False, rule=rule,
+                          detail="the median day publishes nothing: see day_survival_share")
+    bounds = {d: wilson(p, c, z) for d, (p, c) in survival.items()}
+    low_day = min(shares, key=lambda d: (bounds[d][1] / median, d))
+    low, high = bounds[low_day]
+    return GateResult("day_survival_vs_trailing", shares[low_day] / median, threshold, upper=False,
+                      n=survival[low_day][1], low=low / median, high=high / median, rule=rule,
+                      detail=f"day {low_day} vs median day share {median:.3f}")
+
+
+def _row_count_drop(rows_now: int, prev_rows: int | None, threshold: float, z: float) -> GateResult:
+    """1 - rows_now / prev_rows, with the kept share's Wilson interval over the previous rows."""
+    rule = "drop vs LATEST: blocks when the drop's Wilson interval (over LATEST's rows) is beyond it"
+    if not prev_rows:
+        return GateResult("row_count_drop", 0.0, threshold, rule=rule, detail=f"{rows_now} rows now; no previous version")
+    kept = min(rows_now, prev_rows)
+    low, high = wilson(kept, prev_rows, z)
+    return GateResult("row_count_drop", 1 - kept / prev_rows, threshold, n=prev_rows, low=1 - high, high=1 - low,
+                      previous=float(prev_rows), rule=rule, detail=f"{rows_now} rows now")
+
+
+def _judge_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any], z: float) -> list[GateResult]:
     """Judge quality gates bite only when AI labels reach the candidate: a judge that labels
     nothing (below its accuracy floor, or no pair needed a label) has nothing to block."""
     ai_pairs = con.execute(
@@ -194,53 +327,72 @@ def _judge_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any]) -> 
         return None if raw in (None, "null") else float(raw)
 
     out = []
-    for name, key, threshold in (
-        ("judge_position_consistency", "position_consistency", thresholds["judge_position_consistency_min"]),
-        ("judge_human_agreement", "judge_human_agreement", thresholds["judge_human_agreement_min"]),
+    for name, key, n_key, threshold in (
+        ("judge_position_consistency", "position_consistency", "pairs_judged",
+         thresholds["judge_position_consistency_min"]),
+        ("judge_human_agreement", "judge_human_agreement", "human_pairs_judged",
+         thresholds["judge_human_agreement_min"]),
     ):
         observed = value(key)
         if ai_pairs == 0 or observed is None:
-            out.append(GateResult(name, float(threshold), float(threshold), upper=False,
+            out.append(GateResult(name, float(threshold), float(threshold), upper=False, rule=SHARE_RULE,
                                   detail=f"no AI-labeled pairs in the candidate ({ai_pairs}); nothing to gate"))
-        else:
-            out.append(GateResult(name, observed, float(threshold), upper=False,
+            continue
+        n = int(value(n_key) or 0)
+        if n:
+            out.append(share_gate(name, observed * n, n, threshold, z, upper=False,
                                   detail=f"{ai_pairs} AI-labeled pairs in the candidate"))
+        else:  # a judge that reports no sample size is held to its point value
+            out.append(GateResult(name, observed, float(threshold), upper=False, rule=SHARE_RULE,
+                                  detail=f"{ai_pairs} AI-labeled pairs in the candidate; no sample size reported"))
     return out
 
 
-# A day slice needs this many pairs before its share means anything.
-MIN_SLICE_PAIRS = 30
-
-
 def _pair_slices(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, float]]:
-    """Pair-level shares on the whole candidate ("all") and on every day's new pairs."""
+    """Pair-level counts on the whole candidate ("all") and on every day's new pairs."""
     rows = con.execute(
         """
+        with p as (
+            select partition_date, label_source,
+                   length(chosen_content) as c, length(rejected_content) as r,
+                   ln(greatest(length(chosen_content), 1) * 1.0 / greatest(length(rejected_content), 1)) as log_ratio
+            from fct_preference_pairs where replica_index = 0
+        )
         select coalesce(cast(partition_date as varchar), 'all') as slice, count(*) as n,
-               avg(case when label_source like 'ai_%' then 1.0 else 0.0 end) as ai,
-               avg(case when length(chosen_content) > length(rejected_content) then 1.0 else 0.0 end) as longer,
-               exp(avg(ln(greatest(length(chosen_content), 1) * 1.0 / greatest(length(rejected_content), 1))))
-                   as ratio
-        from fct_preference_pairs where replica_index = 0
+               count(*) filter (where label_source like 'ai_%') as ai,
+               count(*) filter (where c > r) as longer,
+               avg(log_ratio) as mean_log, stddev_samp(log_ratio) as sd_log
+        from p
         group by grouping sets ((partition_date), ())
         """
     ).fetchall()
-    return {s: {"n": n, "ai": ai or 0.0, "longer": longer or 0.0, "ratio": ratio or 1.0} for s, n, ai, longer, ratio in rows}
+    return {
+        ("whole candidate" if s == "all" else f"day {s}"): {
+            "n": n, "ai": ai, "longer": longer, "mean_log": mean_log or 0.0, "sd_log": sd_log,
+        }
+        for s, n, ai, longer, mean_log, sd_log in rows
+        if n
+    }
 
 
-def _worst_slice(name: str, metric: str, threshold: float, slices: dict[str, dict[str, float]],
-                 previous: float | None) -> GateResult:
-    whole = slices.get("all", {"n": 0, metric: 0.0})
-    days = {k: v for k, v in slices.items() if k != "all" and v["n"] >= MIN_SLICE_PAIRS}
-    worst_day = max(days, key=lambda d: days[d][metric]) if days else None
-    observed, where = whole[metric], "whole candidate"
-    if worst_day and days[worst_day][metric] > observed:
-        observed, where = days[worst_day][metric], f"day {worst_day}"
-    return GateResult(
-        name, float(observed), float(threshold), previous=previous,
-        detail=f"worst slice: {where} (whole candidate {whole[metric]:.4g})",
-        extra={"per_day": {d: round(v[metric], 4) for d, v in days.items()}},
-    )
+def _length_ratio(slices: dict[str, dict[str, float]], threshold: float, z: float) -> GateResult:
+    """Geometric mean of len(chosen) / len(rejected), with a normal interval on the mean log
+    ratio; a slice of fewer than 2 pairs has no interval and cannot block."""
+    rule = "geometric mean: blocks when the interval of the mean log ratio is beyond it"
+    best: GateResult | None = None
+    for name, v in sorted(slices.items()):
+        n, mean, sd = int(v["n"]), v["mean_log"], v["sd_log"]
+        if n >= 2 and sd is not None:
+            half = z * sd / math.sqrt(n)
+            low, high = math.exp(mean - half), math.exp(mean + half)
+        else:
+            low, high = 0.0, None
+        gate = GateResult("length_ratio", math.exp(mean), threshold, n=n, low=low, high=high, rule=rule,
+                          detail=f"worst slice {name}")
+        if best is None or gate.decisive > best.decisive:
+            best = gate
+    return best or GateResult("length_ratio", 1.0, threshold, n=0, low=0.0, rule=rule,
+                              detail="no pairs")
 
 
 def _prev_share(prev_stats: dict[str, Any]) -> float | None:
