@@ -38,6 +38,17 @@ def ensure_dbt_manifest() -> None:
         )
 
 
+def known_days() -> list[str]:
+    """The landing days Dagster knows as partitions in this deployment."""
+    from dagster import DagsterInstance
+
+    from pipeline.partitions import LANDING_DAYS
+
+    ensure_dagster_home()
+    with DagsterInstance.get() as instance:
+        return list(instance.get_dynamic_partitions(LANDING_DAYS))
+
+
 class BuildLocked(RuntimeError):
     """Another build holds this PREFLINE_HOME."""
 
@@ -107,13 +118,18 @@ def release_interrupted_runs(instance) -> list[str]:
     return [run.run_id for run in stale]
 
 
-def consecutive_ranges(days: list[str]) -> list[tuple[str, str]]:
-    """Group sorted days into runs of consecutive days: each becomes one single-run backfill."""
+def consecutive_ranges(days: list[str], key_order: list[str] | None = None) -> list[tuple[str, str]]:
+    """Group sorted days into runs of consecutive days: each becomes one single-run backfill.
+    With ``key_order`` (the partitions in the order Dagster lists them) a range also stays
+    contiguous there, so a range run covers exactly its days."""
     from datetime import date, timedelta
 
+    position = {key: i for i, key in enumerate(key_order or [])}
     ranges: list[tuple[str, str]] = []
     for day in sorted(set(days)):
-        if ranges and date.fromisoformat(day) - date.fromisoformat(ranges[-1][1]) == timedelta(days=1):
+        if ranges and date.fromisoformat(day) - date.fromisoformat(ranges[-1][1]) == timedelta(days=1) and (
+            key_order is None or position.get(day) == position.get(ranges[-1][1], -2) + 1
+        ):
             ranges[-1] = (ranges[-1][0], day)
         else:
             ranges.append((day, day))
@@ -129,12 +145,14 @@ def run_build(days: list[str]) -> BuildOutcome:
     from dagster import DagsterInstance
 
     from pipeline.definitions import defs
+    from pipeline.partitions import LANDING_DAYS, register_days
 
     job = defs.resolve_job_def("build")
     outcome = BuildOutcome(success=True)
-    ranges = consecutive_ranges(days)
     with build_lock(), DagsterInstance.get() as instance:
         release_interrupted_runs(instance)
+        register_days(instance, days)
+        ranges = consecutive_ranges(days, instance.get_dynamic_partitions(LANDING_DAYS))
         for i, (start, end) in enumerate(ranges):
             last = i == len(ranges) - 1
             tags = {"prefline/trigger": "cli"}

@@ -316,3 +316,19 @@ def test_optional_parts_are_lifted_into_columns():
     assert json.loads(row["tags_json"]) == {"category": "math", "language": "de", "campaign": "q4"}
     assert json.loads(row["prompt_json"])["template"] == "chatml"
     assert row["schema_version"] == 1
+
+
+def test_an_old_event_lands_on_its_day_and_one_from_the_future_is_quarantined(tmp_path):
+    day_dir = tmp_path / DAY
+    day_dir.mkdir()
+    events = [
+        {**good_event(1), "created_at": "2023-04-17T09:12:00Z"},  # an export of old annotations
+        {**good_event(2), "created_at": "2026-11-02T23:59:59+00:00"},  # the next day: clock skew
+        {**good_event(3), "created_at": "2026-11-03T00:00:00Z"},  # two days ahead: a wrong clock
+    ]
+    (day_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    result = capture_day(tmp_path, DAY)
+    assert result.events.column("event_id").to_pylist() == ["good-1", "good-2"]
+    [row] = result.quarantine.to_pylist()
+    assert (row["event_id"], row["reason"], row["source_line"]) == ("good-3", "created_at_future", 3)
+    assert "2026-11-03T00:00:00+00:00" in row["detail"] and DAY in row["detail"]

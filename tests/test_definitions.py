@@ -57,20 +57,28 @@ def test_stages_are_groups_in_design_order():
     assert AssetKey("normalized_events") in dedup_ups
 
 
-def test_nightly_schedule_builds_yesterday_and_the_sensor_requests_new_days(tmp_path, monkeypatch):
+def test_nightly_schedule_builds_yesterday_and_the_sensor_adds_new_days(tmp_path, monkeypatch):
     from datetime import datetime, timezone
 
-    from dagster import build_schedule_context, build_sensor_context
+    from dagster import build_schedule_context, build_sensor_context, instance_for_test
 
+    from pipeline.partitions import LANDING_DAYS
     from pipeline.schedules import new_landing_day, nightly_build
 
-    request = nightly_build(build_schedule_context(scheduled_execution_time=datetime(2026, 11, 24, 2, tzinfo=timezone.utc)))
-    assert request.partition_key == "2026-11-23"
-
     monkeypatch.setenv("PREFLINE_HOME", str(tmp_path))
+    night = datetime(2026, 11, 24, 2, tzinfo=timezone.utc)
+    with instance_for_test() as instance:
+        skipped = nightly_build(build_schedule_context(instance=instance, scheduled_execution_time=night))
+        assert "no landing folder for 2026-11-23" in skipped.skip_message
+        (tmp_path / "landing" / "2026-11-23").mkdir(parents=True)
+        request = nightly_build(build_schedule_context(instance=instance, scheduled_execution_time=night))
+        assert request.partition_key == "2026-11-23"
+        assert instance.get_dynamic_partitions(LANDING_DAYS) == ["2026-11-23"]
+
     (tmp_path / "landing" / "2026-11-20").mkdir(parents=True)
     (tmp_path / "landing" / "notes").mkdir()
-    first = new_landing_day(build_sensor_context(cursor=None))
-    assert [r.partition_key for r in first] == ["2026-11-20"]
-    again = new_landing_day(build_sensor_context(cursor="2026-11-20"))
+    first = new_landing_day(build_sensor_context(cursor="2026-11-23"))
+    assert [r.partition_key for r in first.run_requests] == ["2026-11-20"]
+    assert [r.partition_keys for r in first.dynamic_partitions_requests] == [["2026-11-20"]]
+    again = new_landing_day(build_sensor_context(cursor="2026-11-20,2026-11-23"))
     assert "no new day" in again.skip_message

@@ -3,6 +3,8 @@ a repeated key in rows far apart fails, and every row is read exactly once."""
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 
 from pipeline.checks_common import suite_check, warehouse_frames
@@ -60,17 +62,22 @@ def test_failures_in_several_chunks_add_up(prefline_home):
     assert failure["column"] == "prompt_hash" and failure["unexpected_count"] == bad > 0
 
 
-def test_a_suite_with_a_share_threshold_reads_its_rows_whole(prefline_home):
+def test_a_suite_with_a_share_threshold_reads_its_rows_whole(prefline_home, tmp_path, monkeypatch):
     # `mostly` is a share of all rows: per chunk it would mean something else.
+    from pipeline import paths
+
+    (tmp_path / "shares.json").write_text(json.dumps({"name": "shares", "expectations": [
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "x", "max_value": 900, "mostly": 0.95}}]}))
+    monkeypatch.setattr(paths, "EXPECTATIONS_DIR", tmp_path)
     con = duckdb.connect()
-    con.execute("create table t as select i as days_before_partition from range(1000) t(i)")
-    frames = list(warehouse_frames(con, "select * from t", [], "raw_feedback_events", chunk_rows=100))
+    con.execute("create table t as select i as x from range(1000) t(i)")
+    frames = list(warehouse_frames(con, "select * from t", [], "shares", chunk_rows=100))
     assert len(frames) == 1 and len(frames[0]) == 1_000
 
 
 def test_a_backfill_range_is_checked_day_by_day(prefline_home):
-    # Day 2 has 2 of 50 events from far in the past (4%, over the suite's 1%); over both days
-    # it would be 2 of 250 (0.8%) and pass. A nightly run of day 2 would fail, so must the range.
+    # Day 2 has 2 of 50 events created after the day following their landing day: the suite
+    # reads one day at a time and still finds them.
     from pipeline.capture.checks import CAPTURE_FRAME_SQL
     from pipeline.checks_common import day_frames
 
@@ -81,12 +88,10 @@ def test_a_backfill_range_is_checked_day_by_day(prefline_home):
                   true as consent_training, null::varchar as annotator_kind, 3 as label_score,
                   md5('c' || i) as content_hash,
                   case when i < 200 then date '2026-11-01' else date '2026-11-02' end as partition_date,
-                  case when i >= 248 then timestamp '2026-09-01' else timestamp '2026-11-01 12:00' end as created_at
+                  case when i >= 248 then timestamp '2026-11-09' else timestamp '2026-09-01 12:00' end as created_at
            from range(250) t(i)"""
     )
     days = ["2026-11-01", "2026-11-02"]
-    whole = suite_check("raw_feedback_events", con.execute(CAPTURE_FRAME_SQL, days).df())
-    assert whole.passed, "the range as one frame hides the bad day"
     per_day = suite_check("raw_feedback_events", day_frames(con, CAPTURE_FRAME_SQL, days, "raw_feedback_events"))
     assert not per_day.passed and per_day.metadata["chunks"].value == 2
     (failure,) = per_day.metadata["failures"].value

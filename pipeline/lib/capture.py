@@ -18,7 +18,9 @@ What ends where:
   with replacement characters), `json_invalid` (including a raw NUL byte, named in the detail),
   `record_not_object`, `schema:<field>` from the contract, and `schema:record` for a record over
   `max_record_bytes` (64 MiB by default: a 20 MB record is captured; beyond the limit the line
-  is skipped in 1 MiB chunks and its first 64 KiB kept, so one runaway line cannot exhaust memory).
+  is skipped in 1 MiB chunks and its first 64 KiB kept, so one runaway line cannot exhaust memory),
+  and `created_at_future` for an event created after the end of the day following its landing
+  day (however old an event is, it lands on the day it arrived).
 - A file that cannot be read at all (not Parquet, a Parquet schema without the contract's
   columns, not gzip) is one `file_unreadable` row at line 0. A gzip that ends early keeps the
   records before the break and quarantines the break as `file_truncated` at the next line; a
@@ -36,7 +38,7 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,7 @@ import pyarrow.parquet as pq
 from pipeline.lib.events import (
     NESTED_FIELDS,
     REQUIRED_FIELDS,
+    EVENT_COLUMNS,
     ContractError,
     validate_values,
 )
@@ -61,6 +64,11 @@ SKIP_CHUNK_BYTES = 1 << 20
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet", ".csv")
 CSV_BOOLEANS = {"true": True, "false": False}
 UTF8_BOM = b"\xef\xbb\xbf"
+CREATED_AT = EVENT_COLUMNS.index("created_at")
+# An event lands on the day it arrives, often long after it was created (a late delivery, an
+# export of old annotations); one created after the end of the day following its landing day
+# can only come from a wrong clock or folder, and is quarantined as `created_at_future`.
+FUTURE_TOLERANCE = timedelta(days=2)
 
 EVENTS_SCHEMA = pa.schema(
     [
@@ -174,6 +182,7 @@ class _BatchBuilder:
     def __init__(self, day: str, batch_rows: int) -> None:
         self.day = day
         self.date = date.fromisoformat(day)
+        self.future = datetime.combine(self.date, time(), timezone.utc) + FUTURE_TOLERANCE
         self.batch_rows = batch_rows
         self.finished: list[FileStats] = []
         self._clear()
@@ -222,6 +231,11 @@ def _capture_items(items: Iterable[Item], day: str, rel: str, stats: FileStats, 
             except ContractError as exc:
                 reason, detail = exc.reason, exc.detail
             else:
+                if values[CREATED_AT] >= out.future:
+                    reason, detail = "created_at_future", (
+                        f"created {values[CREATED_AT].isoformat()}, after the day following its landing day {day}: "
+                        "a producer clock or landing folder is wrong")
+            if reason is None:
                 stats.events += 1
                 out.event_ids.append(record_id)
                 out.events.append((rel, line, *values))
