@@ -62,7 +62,7 @@ the UI (make ui) share one run history."""
 EXIT_CODES = {
     "build": "0 published (LATEST names the new version, or the same one if nothing changed)\n"
              "1 blocked by a quality gate or a step failed: nothing published, LATEST unchanged\n"
-             "2 bad usage, or no --date given and no day found under landing/ with --all\n"
+             "2 bad usage, a --date with no landing folder, or --all with no day folder under landing/\n"
              "3 another build holds this PREFLINE_HOME (nothing started)",
     "generate": "0 written\n1 an error (e.g. the landing folder is not writable)\n2 bad usage (e.g. --start not YYYY-MM-DD)",
     "sample": "0 written\n1 an error",
@@ -71,7 +71,8 @@ EXIT_CODES = {
     "diff": "0 compared\n1 a version id matches no or several published versions, or no version is published\n"
             "2 bad usage",
     "forget": "0 recorded (whether or not a published version holds the user's rows)\n2 bad usage (--user missing)",
-    "republish": "0 successor written (or already there)\n1 the version matches no or several published versions\n"
+    "republish": "0 successor written (or already there)\n1 the version matches no or several published versions "
+                 "(a blocked candidate is named with its failed checks), or the successor fails its checks\n"
                  "2 --without-deleted missing, or bad usage",
     "versions": "0 listed (also when none is published)",
     "import": "0 events written\n1 nothing could be imported (every record skipped), or the file cannot be read\n"
@@ -159,25 +160,27 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _landing_days() -> list[str]:
-    root = paths.landing_dir()
-    days = []
-    for child in sorted(root.iterdir()) if root.exists() else []:
-        try:
-            date.fromisoformat(child.name)
-        except ValueError:
-            continue
-        if child.is_dir():
-            days.append(child.name)
-    return days
-
-
 def _cmd_build(args: argparse.Namespace) -> int:
     from pipeline.orchestrate import BuildLocked, run_build
+    from pipeline.partitions import landing_days
 
-    days = sorted(set(args.date or [])) if not args.all else _landing_days()
+    root = paths.landing_dir()
+    days = landing_days(root) if args.all else sorted(set(args.date or []))
     if not days:
-        print("nothing to build: give --date YYYY-MM-DD (repeatable) or --all with landing data", file=sys.stderr)
+        print(f"nothing to build: give --date YYYY-MM-DD (repeatable), or --all with day folders under {root}",
+              file=sys.stderr)
+        return 2
+    missing = [d for d in days if not (root / d).is_dir()]
+    if missing:
+        # A day built before whose folder is gone rebuilds as an empty day; a day never seen
+        # and without a folder is a typo or a missing copy.
+        from pipeline.orchestrate import known_days
+
+        missing = sorted(set(missing) - set(known_days()))
+    if missing:
+        print(f"no landing folder for {', '.join(missing)} under {root}: put that day's files in "
+              f"{root / missing[0]}/ (or `prefline import ...`), or build the days that exist with --all",
+              file=sys.stderr)
         return 2
     print(f"building {len(days)} day(s): {days[0]} .. {days[-1]}", flush=True)
     try:
@@ -239,10 +242,34 @@ def _resolve_version(name: str) -> str:
         if latest is None:
             raise SystemExit("no published version yet")
         return latest
-    matches = [p.name for p in paths.datasets_dir().iterdir() if p.is_dir() and p.name.startswith(name)]
+    root = paths.datasets_dir()
+    matches = [p.name for p in root.iterdir() if p.is_dir() and p.name.startswith(name)] if root.is_dir() else []
     if len(matches) != 1:
+        staged = paths.staging_dir()
+        blocked = [p.name for p in staged.iterdir() if p.is_dir() and p.name.startswith(name)] if staged.is_dir() else []
+        if not matches and len(blocked) == 1:
+            raise SystemExit(_not_published(blocked[0]))
         raise SystemExit(f"version {name!r} matches {len(matches)} published versions")
     return matches[0]
+
+
+def _not_published(version: str) -> str:
+    """Why a candidate in _staging is not a published version, from the run history."""
+    from dagster import DagsterInstance
+
+    from pipeline.definitions import defs
+    from pipeline.final.evidence import recorded_failures
+    from pipeline.lib.audit import HOW_TO_PROCEED
+    from pipeline.orchestrate import ensure_dagster_home
+
+    ensure_dagster_home()
+    with DagsterInstance.get() as instance:
+        failures = recorded_failures(instance, defs.resolve_asset_graph(), version)
+    lines = [f"{version} is a candidate in {paths.staging_dir()} that was never published"
+             + (", blocked by:" if failures else "; no check has passed it")]
+    lines += [f"  - {f}" for f in failures]
+    lines.append(f"to proceed: {HOW_TO_PROCEED}")
+    return "\n".join(lines)
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
@@ -302,13 +329,26 @@ def _cmd_republish(args: argparse.Namespace) -> int:
     if not args.without_deleted:
         print("republish needs --without-deleted (the only republish mode)", file=sys.stderr)
         return 2
+    from pipeline.lib.publish import PublishRefused
+
     version = _resolve_version(args.version)
-    with warehouse.connect(read_only=True) as con:
-        result = republish_without(con, paths.datasets_dir(), version, deleted_users(paths.control_dir()))
+    try:
+        with warehouse.connect(read_only=True) as con:
+            result = republish_without(con, paths.datasets_dir(), version, deleted_users(paths.control_dir()))
+    except PublishRefused as exc:
+        print(f"not republished: {exc}; the successor stays in {paths.staging_dir()}", file=sys.stderr)
+        return 1
     print(f"successor of {version}: {result['successor']}\n  {result['path']}")
     print(f"  rows removed: {result['rows_removed']}")
     print(f"  the old folder {paths.datasets_dir() / version} is left for you to remove")
     return 0
+
+
+def _day(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
 def _version() -> str:
@@ -346,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
   prefline build --all                                  # every day under landing/ (a full rebuild)
   PREFLINE_HOME=/srv/prefline prefline build --all      # another deployment
 """)
-    p.add_argument("--date", action="append", metavar="YYYY-MM-DD",
+    p.add_argument("--date", action="append", metavar="YYYY-MM-DD", type=_day,
                    help="a day to (re)capture from landing/<day>/; repeatable")
     p.add_argument("--all", action="store_true", help="every day found under $PREFLINE_HOME/landing (ignores --date)")
     p.set_defaults(func=_cmd_build)

@@ -6,9 +6,21 @@ from __future__ import annotations
 import pyarrow as pa
 
 from pipeline.lib.card_plots import FIGURES
-from pipeline.lib.publish import DATA_FILES, current_candidate, latest_version, publications, publish, write_candidate
+import pytest
+
+from pipeline.lib.publish import (
+    DATA_FILES,
+    PublishRefused,
+    current_candidate,
+    latest_version,
+    publications,
+    publish,
+    verify_candidate,
+    write_candidate,
+)
 
 CONFIG = {"split": {"test_fraction": 0.1}}
+PASSED = {"conservation": {"status": "passed", "run_id": "r1"}}
 
 
 def _tables(n: int) -> dict[str, pa.Table]:
@@ -40,25 +52,25 @@ def test_publish_moves_candidate_and_points_latest(tmp_path):
     candidate = write_candidate(staging, _tables(3), CONFIG, {}, "")
     assert current_candidate(staging) == candidate
     assert latest_version(root) is None
-    target = publish(candidate, root, {"conservation": "passed"}, run_id="r1", published_at="t1")
+    target = publish(candidate, root, PASSED, run_id="r1", published_at="t1")
     assert target == root / candidate.version_id and target.is_dir() and not candidate.path.exists()
     assert latest_version(root) == candidate.version_id
-    assert '"conservation": "passed"' in (target / "manifest.json").read_text()
+    assert '"status": "passed"' in (target / "manifest.json").read_text()
     assert publications(root)[-1]["run_id"] == "r1"
 
 
 def test_republishing_the_same_version_leaves_it_untouched(tmp_path):
     staging, root = tmp_path / "staging", tmp_path / "datasets"
-    first = publish(write_candidate(staging, _tables(3), CONFIG, {}, ""), root, {})
+    first = publish(write_candidate(staging, _tables(3), CONFIG, {}, ""), root, PASSED)
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in first.iterdir()}
-    again = publish(write_candidate(staging, _tables(3), CONFIG, {}, ""), root, {})
+    again = publish(write_candidate(staging, _tables(3), CONFIG, {}, ""), root, PASSED)
     assert again == first
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in first.iterdir()} == before
 
 
 def test_an_unpublished_candidate_leaves_latest_alone(tmp_path):
     staging, root = tmp_path / "staging", tmp_path / "datasets"
-    published = publish(write_candidate(staging, _tables(3), CONFIG, {}, ""), root, {})
+    published = publish(write_candidate(staging, _tables(3), CONFIG, {}, ""), root, PASSED)
     blocked = write_candidate(staging, _tables(1), CONFIG, {}, "")
     assert latest_version(root) == published.name
     assert blocked.path.exists(), "a blocked candidate stays in staging for inspection"
@@ -76,3 +88,34 @@ def test_figures_travel_with_the_version_and_are_listed_in_its_manifest(tmp_path
     for name in FIGURES:
         data = (c.path / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and 5_000 < len(data) < 100_000
+
+
+@pytest.mark.parametrize("checks", [
+    {},
+    {"conservation": {"status": "failed"}},
+    {"conservation": {"status": "passed"}, "gate_length_ratio": {"status": "never ran"}},
+])
+def test_publish_refuses_without_passing_evidence_and_leaves_latest(tmp_path, checks):
+    staging, root = tmp_path / "staging", tmp_path / "datasets"
+    first = publish(write_candidate(staging, _tables(3), CONFIG, {}, ""), root, PASSED)
+    blocked = write_candidate(staging, _tables(4), CONFIG, {}, "")
+    with pytest.raises(PublishRefused):
+        publish(blocked, root, checks)
+    assert latest_version(root) == first.name and not (root / blocked.version_id).exists()
+    assert blocked.path.is_dir()
+
+
+def test_an_accepted_check_publishes(tmp_path):
+    staging, root = tmp_path / "staging", tmp_path / "datasets"
+    candidate = write_candidate(staging, _tables(3), CONFIG, {}, "")
+    publish(candidate, root, {"gate_category_shift": {"status": "accepted", "accepted_reason": "launch"}})
+    assert latest_version(root) == candidate.version_id
+
+
+def test_a_file_changed_after_writing_is_found(tmp_path):
+    candidate = write_candidate(tmp_path / "s", _tables(3), CONFIG, {}, "")
+    assert verify_candidate(candidate) == []
+    import pyarrow.parquet as pq
+
+    pq.write_table(_tables(2)["train"], candidate.path / "train.parquet")
+    assert verify_candidate(candidate) == ["train.parquet differs from the digest in its manifest"]

@@ -8,6 +8,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     DataVersion,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -17,7 +18,15 @@ from pipeline import paths, warehouse
 from pipeline.config import load_config
 from pipeline.lib import manifest as manifest_lib
 from pipeline.lib.export import export_tables
-from pipeline.lib.publish import current_candidate, latest_version, publish, read_manifest, write_candidate
+from pipeline.final.evidence import candidate_audit, repository_asset_graph
+from pipeline.lib.publish import (
+    current_candidate,
+    file_digests,
+    latest_version,
+    publish,
+    read_manifest,
+    write_candidate,
+)
 from pipeline.metadata import counts_table
 from pipeline.transforms.assets import WAREHOUSE_POOL
 
@@ -92,6 +101,8 @@ def preference_set_candidate(context: AssetExecutionContext) -> MaterializeResul
         metadata={
             "version_id": candidate.version_id,
             "path": MetadataValue.path(str(candidate.path)),
+            # What the checks audit; publishing refuses the folder if any file changed after.
+            "file_digests": MetadataValue.json(file_digests(candidate.path)),
             "train_pairs": stats["pairs"].get("train", 0),
             "test_pairs": stats["pairs"].get("test", 0),
             "kto_rows": sum(stats["kto"].values()),
@@ -108,29 +119,33 @@ def preference_set_candidate(context: AssetExecutionContext) -> MaterializeResul
     code_version="publish-v1",
     description=(
         "Publishes the audited candidate: renames it into "
-        "$PREFLINE_HOME/datasets/preference_pairs/<version> and points LATEST at it. Runs only "
-        "when every blocking check upstream passed."
+        "$PREFLINE_HOME/datasets/preference_pairs/<version> and points LATEST at it, only when the "
+        "run history holds a passing evaluation of every blocking check on this very candidate "
+        "(whichever way the run was launched) and its files are the ones those checks audited."
     ),
 )
 def preference_set(context: AssetExecutionContext) -> MaterializeResult:
-    candidate = current_candidate(paths.staging_dir())
-    checks = _candidate_check_results(context)
+    try:
+        candidate = current_candidate(paths.staging_dir())
+    except FileNotFoundError as exc:
+        raise Failure(description=f"nothing to publish: {exc}") from None
+    audit = candidate_audit(context.instance, repository_asset_graph(), candidate)
+    if not audit.ok:
+        raise Failure(
+            description=audit.message(),
+            metadata={"candidate": candidate.version_id, "problems": MetadataValue.json(audit.problems)},
+            allow_retries=False,
+        )
     target = publish(
         candidate,
         paths.datasets_dir(),
-        checks,
+        audit.checks,
         run_id=context.run_id,
         published_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     context.log.info(f"published preference set {candidate.version_id} at {target}")
     return MaterializeResult(
         data_version=DataVersion(candidate.version_id),
-        metadata={"version_id": candidate.version_id, "path": MetadataValue.path(str(target))},
+        metadata={"version_id": candidate.version_id, "path": MetadataValue.path(str(target)),
+                  "checks": MetadataValue.json(audit.checks)},
     )
-
-
-def _candidate_check_results(context: AssetExecutionContext) -> dict[str, str]:
-    """Every blocking check on the candidate passed, or this asset would not be running."""
-    from pipeline.final.checks import CANDIDATE_CHECKS
-
-    return {key.name: "passed" for check in CANDIDATE_CHECKS for key in check.check_keys}

@@ -1,7 +1,6 @@
 """Blocking checks on the candidate preference set, run before anything is published."""
 
 
-import duckdb
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -13,28 +12,26 @@ from dagster import (
 )
 
 from pipeline import paths, warehouse
-from pipeline.checks_common import suite_check, warehouse_frames
-from pipeline.final.assets import preference_set_candidate
+from pipeline.checks_common import gate_result, suite_result, warehouse_frames
 from pipeline.config import load_config
+from pipeline.final.assets import preference_set_candidate
+from pipeline.final.evidence import repository_asset_graph, upstream_evidence
+from pipeline.lib.candidate_files import trl_suite
 from pipeline.lib.gates import GATE_NAMES, compute_gates
-from pipeline.lib.publish import current_candidate, latest_version, read_manifest
+from pipeline.lib.publish import Candidate, current_candidate, latest_version, read_manifest
 
-# Per-row facts the GX suite asserts: TRL's conversational preference rules and provenance.
-CANDIDATE_FRAME_SQL = """
-select
-    pair_id, replica_index, split, label_source, weight,
-    len(source_event_ids) as n_source_events,
-    prompt[len(prompt)].role as prompt_last_role,
-    list_bool_and(list_transform(prompt, lambda m: m.role in ('system', 'user', 'assistant'))) as prompt_roles_valid,
-    list_bool_and(list_transform(prompt || chosen || rejected, lambda m: coalesce(length(trim(m.content)), 0) > 0))
-        as contents_non_empty,
-    chosen[1].content is distinct from rejected[1].content as chosen_differs,
-    case when len(chosen) = 1 and len(rejected) = 1
-              and chosen[1].role = 'assistant' and rejected[1].role = 'assistant'
-         then 'assistant' else 'not a single assistant message' end as completion_roles,
-    label_source <> 'ai_judge' or judge_id is not null as ai_label_has_judge
-from read_parquet(?)
-"""
+
+def audited(result: AssetCheckResult, candidate: Candidate) -> AssetCheckResult:
+    """The result with the version it audited: publishing takes it as evidence for that
+    candidate only."""
+    return AssetCheckResult(
+        passed=result.passed,
+        asset_key=result.asset_key,
+        check_name=result.check_name,
+        severity=result.severity,
+        description=result.description,
+        metadata={**result.metadata, "audited_version": candidate.version_id},
+    )
 
 
 @asset_check(
@@ -48,13 +45,7 @@ from read_parquet(?)
 )
 def candidate_suite(context: AssetCheckExecutionContext) -> AssetCheckResult:
     candidate = current_candidate(paths.staging_dir())
-    files = [str(candidate.path / "train.parquet"), str(candidate.path / "test.parquet")]
-    con = duckdb.connect()
-    try:
-        return suite_check("preference_set_candidate",
-                           warehouse_frames(con, CANDIDATE_FRAME_SQL, [files], "preference_set_candidate"))
-    finally:
-        con.close()
+    return audited(suite_result(trl_suite(candidate.path, frames=warehouse_frames)), candidate)
 
 
 @asset_check(
@@ -111,7 +102,7 @@ def conservation(context: AssetCheckExecutionContext) -> AssetCheckResult:
         f"conservation: {captured} captured records; {lost} in no place, {doubled} in two places, "
         f"{unknown} published or dropped rows with no captured record" + ("" if passed else " — BLOCKED")
     )
-    return AssetCheckResult(
+    return audited(AssetCheckResult(
         passed=passed,
         severity=AssetCheckSeverity.ERROR,
         description=summary,
@@ -123,7 +114,7 @@ def conservation(context: AssetCheckExecutionContext) -> AssetCheckResult:
             "summary": summary,
             "per_partition": MetadataValue.json(per_partition),
         },
-    )
+    ), candidate)
 
 
 
@@ -149,15 +140,16 @@ def consent_and_deletions(context: AssetCheckExecutionContext) -> AssetCheckResu
     passed = no_consent == 0 and deleted == 0
     summary = (f"consent_and_deletions: {no_consent} published lineage rows without consent, {deleted} from "
                f"deleted users" + ("" if passed else " — BLOCKED"))
-    return AssetCheckResult(
+    return audited(AssetCheckResult(
         passed=passed,
         severity=AssetCheckSeverity.ERROR,
         description=summary,
         metadata={"without_consent": int(no_consent), "from_deleted_users": int(deleted), "summary": summary},
-    )
+    ), candidate)
 
 
 GATE_DESCRIPTIONS = {
+    "published_rows": "The candidate publishes at least one pair or KTO row: nothing empty is ever published.",
     "day_survival_share": "Every day: share of captured records that reach a published row (a consent or filter collapse).",
     "day_survival_vs_trailing": "Every day's survival share vs the median day: a bad day is not diluted by the window.",
     "day_duplicate_rate": "Every day: redelivered, exact and near duplicates as a share of captured records.",
@@ -182,27 +174,42 @@ GATE_DESCRIPTIONS = {
     ],
 )
 def distribution_gates(context: AssetCheckExecutionContext):
+    candidate = current_candidate(paths.staging_dir())
     thresholds = load_config()["gates"]
     latest = latest_version(paths.datasets_dir())
     previous = read_manifest(paths.datasets_dir(), latest) if latest else None
     with warehouse.connect(read_only=True) as con:
         results = compute_gates(con, thresholds, previous)
     for gate in results:
-        yield AssetCheckResult(
-            check_name=f"gate_{gate.name}",
-            asset_key=preference_set_candidate.key,
-            passed=gate.passed,
-            severity=AssetCheckSeverity.ERROR,
-            description=gate.summary(),
-            metadata={
-                "observed": float(gate.observed),
-                "threshold": float(gate.threshold),
-                "previous": float(gate.previous) if gate.previous is not None else None,
-                "summary": gate.summary(),
-                "accepted_reason": gate.accepted,
-                **({"per_day": MetadataValue.json(gate.extra["per_day"])} if "per_day" in gate.extra else {}),
-            },
-        )
+        yield audited(gate_result(gate, check_name=f"gate_{gate.name}", asset_key=preference_set_candidate.key),
+                      candidate)
 
 
-CANDIDATE_CHECKS = [candidate_suite, conservation, consent_and_deletions, distribution_gates]
+@asset_check(
+    asset=preference_set_candidate,
+    blocking=True,
+    description=(
+        "Every blocking check upstream passed on the data in this candidate: the latest "
+        "materialization of each window asset and of each daily asset's days. A run that selects "
+        "the candidate alone cannot walk around a gate that failed in an earlier run."
+    ),
+)
+def upstream_checks(context: AssetCheckExecutionContext) -> AssetCheckResult:
+    candidate = current_candidate(paths.staging_dir())
+    with warehouse.connect(read_only=True) as con:
+        days = [str(r[0]) for r in con.execute(
+            "select distinct cast(partition_date as varchar) from fct_event_outcomes order by 1").fetchall()]
+    evidence = upstream_evidence(context.instance, repository_asset_graph(), preference_set_candidate.key,
+                                 days)
+    passed = not evidence.problems
+    summary = (f"upstream_checks: {evidence.checked} blocking check evaluations over {len(days)} days; "
+               + ("all passed" if passed else f"{len(evidence.problems)} without a passing evaluation — BLOCKED: "
+                  + "; ".join(evidence.problems[:5]) + (" ..." if len(evidence.problems) > 5 else "")))
+    return audited(AssetCheckResult(
+        passed=passed,
+        severity=AssetCheckSeverity.ERROR,
+        description=summary,
+        metadata={"checked": evidence.checked, "days": len(days), "summary": summary,
+                  "problems": MetadataValue.json(evidence.problems)},
+    ), candidate)
+

@@ -16,9 +16,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.lib.candidate_files import row_counts, trl_suite
 from pipeline.lib.card_plots import write_figures
 from pipeline.lib.hashing import content_id, md5_hex
-from pipeline.lib.publish import DATA_FILES, LATEST, PUBLICATIONS, latest_version, write_parquet
+from pipeline.lib.publish import DATA_FILES, Candidate, latest_version, publish, write_parquet
 
 DELETIONS_FILE = "deletions.csv"
 FIELDS = ["user_id", "requested_at", "reason"]
@@ -85,14 +86,41 @@ def _append_deletions(rejected: pa.Table, lineage: pa.Table, records: list[str],
                           ("source_line", "ascending"), ("record_id", "ascending")])
 
 
+def audit_successor(con: duckdb.DuckDBPyConnection, folder: Path, users: set[str],
+                    now: str) -> dict[str, dict[str, Any]]:
+    """A successor's own checks, recorded like the candidate's: its rows still meet the TRL
+    suite, none is built from a deleted user's events, and something is left to publish."""
+    suite = trl_suite(folder)
+    records = _user_records(con, users)
+    lineage = pq.read_table(folder / "lineage.parquet", columns=["record_id"]).column("record_id").to_pylist()
+    left = sum(1 for r in lineage if r in records)
+    counts = row_counts(folder)
+    rows = sum(counts.values())
+
+    def record(passed: bool, summary: str, **numbers: Any) -> dict[str, Any]:
+        return {"status": "passed" if passed else "failed", "run_id": None, "evaluated_at": now,
+                "summary": summary, **numbers}
+
+    return {
+        "candidate_suite": record(suite.success, suite.summary()),
+        "consent_and_deletions": record(left == 0, f"{left} lineage rows from deleted users", observed=left,
+                                        threshold=0, direction="max"),
+        "gate_published_rows": record(rows > 0, f"published_rows: {rows} rows ({counts})", observed=rows,
+                                      threshold=1, direction="min"),
+    }
+
+
 def republish_without(con: duckdb.DuckDBPyConnection, datasets_root: Path, version: str, users: set[str]) -> dict[str, Any]:
-    """Write a successor of ``version`` without any row built from these users' events."""
+    """Write a successor of ``version`` without any row built from these users' events. It is
+    built in the staging area, audited by `audit_successor` and published like any candidate;
+    a successor that fails its checks stays in staging (PublishRefused)."""
     source = datasets_root / version
     records = _user_records(con, users)
     lineage = pq.read_table(source / "lineage.parquet")
     lin = lineage.to_pydict()
     drop_rows = {row for row, rec in zip(lin["row_id"], lin["record_id"]) if rec in records}
-    work = datasets_root.parent / "_staging" / f".republish-{os.getpid()}"
+    staging = datasets_root.parent / "_staging"
+    work = staging / f".republish-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     hashes, removed = {}, {}
@@ -124,24 +152,20 @@ def republish_without(con: duckdb.DuckDBPyConnection, datasets_root: Path, versi
         parent_version=version,
         files=hashes,
         figures={name: md5_hex((work / name).read_bytes()) for name in figures},
-        republished={"from": version, "without_deleted_users": len(users), "rows_removed": removed},
+        republished={"from": version, "without_deleted_users": len(users), "rows_removed": removed,
+                     "parent_checks": manifest.pop("checks", {})},
     )
     (work / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     card = (source / "README.md").read_text().replace(version, successor)
     card += (f"\n## Republished\n\nSuccessor of {version} without the rows of users who asked for deletion "
              f"({sum(removed.values())} rows removed across files).\n")
     (work / "README.md").write_text(card)
-    target = datasets_root / successor
-    if target.exists():
-        shutil.rmtree(work)
-    else:
-        os.replace(work, target)
-    if latest_version(datasets_root) == version:
-        tmp = datasets_root / f".{LATEST}.tmp"
-        tmp.write_text(successor + "\n")
-        os.replace(tmp, datasets_root / LATEST)
-    with open(datasets_root / PUBLICATIONS, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"version": successor, "successor_of": version, "reason": "without_deleted",
-                             "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
-                            sort_keys=True) + "\n")
-    return {"successor": successor, "rows_removed": removed, "path": str(target)}
+    candidate = Candidate(successor, staging / successor)
+    shutil.rmtree(candidate.path, ignore_errors=True)
+    os.replace(work, candidate.path)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    checks = audit_successor(con, candidate.path, users, now)
+    target = publish(candidate, datasets_root, checks, published_at=now,
+                     move_latest=latest_version(datasets_root) == version,
+                     note={"successor_of": version, "reason": "without_deleted"})
+    return {"successor": successor, "rows_removed": removed, "path": str(target), "checks": checks}

@@ -118,6 +118,42 @@ def write_candidate(
     return Candidate(vid, target)
 
 
+class PublishRefused(RuntimeError):
+    """A candidate without passing evidence for every blocking check, or one that changed on
+    disk after it was audited."""
+
+
+# A check counts as evidence to publish only with one of these statuses.
+PUBLISHABLE = ("passed", "accepted")
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    """md5 of every file of a candidate folder, by name: what its checks audited."""
+    return {p.name: md5_file(p) for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def verify_candidate(candidate: Candidate) -> list[str]:
+    """Problems that make the files on disk differ from the candidate that was written: the
+    data files' digests against its manifest, and the version id against both."""
+    manifest_path = candidate.path / "manifest.json"
+    if not manifest_path.exists():
+        return [f"{candidate.path} has no manifest.json"]
+    manifest = json.loads(manifest_path.read_text())
+    problems = []
+    recorded = manifest.get("files", {})
+    for name in DATA_FILES:
+        path = candidate.path / f"{name}.parquet"
+        if not path.exists():
+            problems.append(f"{name}.parquet is missing")
+        elif md5_file(path) != recorded.get(name):
+            problems.append(f"{name}.parquet differs from the digest in its manifest")
+    if manifest.get("version_id") != candidate.version_id:
+        problems.append(f"its manifest names version {manifest.get('version_id')}")
+    elif not problems and version_id(recorded, manifest.get("config", {})) != candidate.version_id:
+        problems.append("its files and config do not hash to its version id")
+    return problems
+
+
 def current_candidate(staging_root: Path) -> Candidate:
     pointer = staging_root / CANDIDATE_POINTER
     if not pointer.exists():
@@ -142,12 +178,22 @@ def publish(
     checks: dict[str, Any],
     run_id: str | None = None,
     published_at: str | None = None,
+    move_latest: bool = True,
+    note: dict[str, Any] | None = None,
 ) -> Path:
-    """Move an audited candidate into place and point LATEST at it.
+    """Move an audited candidate into place and point LATEST at it (unless ``move_latest`` is
+    false; ``note`` is added to its publication record). ``checks``: the recorded
+    result of every blocking check on it (name -> {"status", ...}); anything but passed or
+    accepted, or no checks at all, refuses.
 
     Publishing a version that already exists (the same inputs and config rebuilt) keeps the
     existing folder untouched and only moves LATEST.
     """
+    if not checks:
+        raise PublishRefused(f"candidate {candidate.version_id} has no recorded checks")
+    unpassed = sorted(name for name, result in checks.items() if result.get("status") not in PUBLISHABLE)
+    if unpassed:
+        raise PublishRefused(f"candidate {candidate.version_id} has checks that did not pass: {', '.join(unpassed)}")
     datasets_root.mkdir(parents=True, exist_ok=True)
     target = datasets_root / candidate.version_id
     if not target.exists():
@@ -159,9 +205,10 @@ def publish(
     else:
         shutil.rmtree(candidate.path, ignore_errors=True)
     previous = latest_version(datasets_root)
-    _atomic_write_text(datasets_root / LATEST, candidate.version_id + "\n")
+    if move_latest:
+        _atomic_write_text(datasets_root / LATEST, candidate.version_id + "\n")
     record = {"version": candidate.version_id, "previous_latest": previous, "run_id": run_id,
-              "published_at": published_at}
+              "published_at": published_at, "moved_latest": move_latest, **(note or {})}
     with open(datasets_root / PUBLICATIONS, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record, sort_keys=True) + "\n")
     return target
