@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 DBT_MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: run test install manifest sample build ui validate clean browser trainer-smoke bench-dedup
+.PHONY: run test lint install manifest sample build ui validate clean browser trainer-smoke bench-dedup
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 $(DBT_MANIFEST): $(BIN)/.installed dbt_project/dbt_project.yml $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f 2>/dev/null)
-	$(BIN)/dagster-dbt project prepare-and-package --file pipeline/transforms/project.py
+	$(BIN)/dagster-dbt project prepare-and-package --file pipeline/core/dbt_project.py
 
 manifest: $(DBT_MANIFEST)
 
@@ -37,8 +37,13 @@ run: sample
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-## test: install what the tests need and run them
-test: manifest browser
+## lint: ruff on the Python, sqlfluff (dbt templater) on the models
+lint: manifest
+	$(BIN)/ruff check .
+	PREFLINE_HOME=$$(mktemp -d) $(BIN)/sqlfluff lint dbt_project/models
+
+## test: install what the tests need, lint, and run the tests
+test: manifest browser lint
 	$(BIN)/python -m pytest
 
 ## ui: the Dagster UI on 127.0.0.1:3000 over $PREFLINE_HOME's run history

@@ -83,7 +83,7 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
 def stage_table(home: Path, run_ids: set[str] | None = None) -> list[dict]:
     """Per-step wall time and row counts from the Dagster run history of this home."""
     os.environ["DAGSTER_HOME"] = str(home / "dagster")
-    from dagster import DagsterInstance, DagsterEventType, EventRecordsFilter
+    from dagster import DagsterEventType, DagsterInstance, EventRecordsFilter
 
     with DagsterInstance.get() as instance:
         runs = [r for r in instance.get_runs() if run_ids is None or r.run_id in run_ids]
@@ -159,9 +159,9 @@ def _table_rows(home: Path, partitions: dict[str, set]) -> dict[str, int]:
 def _upstream_tables() -> dict[str, set[str]]:
     """Each asset's upstream assets, by table name, from prefline's asset graph."""
     sys.path.insert(0, str(ROOT))
-    from pipeline.definitions import defs
+    from pipeline.definitions import load_defs
 
-    graph = defs.resolve_asset_graph()
+    graph = load_defs().resolve_asset_graph()
     return {k.path[-1]: {p.path[-1] for p in graph.get(k).parent_keys} for k in graph.get_all_asset_keys()}
 
 

@@ -37,8 +37,8 @@ import pyarrow.json as pj
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.lib.events import ContractError, validate_values  # noqa: E402
-from pipeline.lib.generate import write_landing  # noqa: E402
+from pipeline.capture.contract import ContractError, validate_values  # noqa: E402
+from pipeline.synth.generate import write_landing  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 

@@ -207,7 +207,7 @@ def prefline_worker(prompts: Path, labels_out: Path, history: Path | None) -> No
     import duckdb
 
     sys.path.insert(0, str(ROOT))
-    from pipeline.lib.clusters import assign_clusters
+    from pipeline.dedup.clusters import assign_clusters
 
     db = history if history is not None else labels_out.with_suffix(".duckdb")
     con = duckdb.connect(str(db), config={"memory_limit": DUCKDB_MEMORY, "threads": 2,
@@ -260,7 +260,8 @@ if __name__ == "__main__":  # the executor's worker processes import this file
 def run_datatrove(texts: list[str], work: Path, bands: int = BANDS, rows: int = ROWS) -> tuple[dict, np.ndarray]:
     if not (DT_VENV / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(DT_VENV)], check=True)
-        subprocess.run([str(DT_VENV / "bin" / "pip"), "install", "-q", "datatrove==0.10.1", "xxhash==3.5.0", "regex", "tokenizers", "orjson"], check=True)
+        subprocess.run([str(DT_VENV / "bin" / "pip"), "install", "-q", "datatrove==0.10.1", "xxhash==3.5.0", "regex",
+                        "tokenizers", "orjson"], check=True)
     inp = work / "dt_in"
     inp.mkdir(parents=True, exist_ok=True)
     out = work / f"dt-{bands}x{rows}"
@@ -338,7 +339,7 @@ def sweep(texts: list[str], truth: list[tuple[int, int, float]]) -> list[dict]:
     """prefline's signatures and in-memory LSH (the same chaining and verification as the
     warehouse path) over a grid of bands x rows and thresholds, in this process."""
     sys.path.insert(0, str(ROOT))
-    from pipeline.lib.minhash import MinHashConfig, cluster, signatures
+    from pipeline.dedup.minhash import MinHashConfig, cluster, signatures
 
     arr = pa.array(texts)
     rows = []

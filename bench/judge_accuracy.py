@@ -16,9 +16,10 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from pipeline.lib.hashing import content_id
-from pipeline.lib.hh_rlhf import read_pairs, split_pair
-from pipeline.lib.judge import RewardModelJudge
+from pipeline.core.hashing import content_id
+from pipeline.importers.hh_rlhf import split_pair
+from pipeline.judge_labeling.judges import RewardModelJudge
+from pipeline.synth.hh_rlhf import read_pairs
 
 
 def load_pairs():

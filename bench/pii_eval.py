@@ -1,4 +1,4 @@
-"""Accuracy and throughput of prefline's PII detector (pipeline/lib/pii.py).
+"""Accuracy and throughput of prefline's PII detector (pipeline/template_normalization/pii.py).
 
     .venv/bin/python bench/pii_eval.py                 # accuracy on tests/data/pii_cases.jsonl
     .venv/bin/python bench/pii_eval.py --texts 1000000 # plus scan_batch throughput
@@ -123,7 +123,8 @@ def table(counts: dict[str, Counter], kinds: tuple[str, ...], prefix: str = "") 
         rows.append(f"| {kind} | {c['tp'] + c['fn']} | {p:.3f} | {r:.3f} | {f:.3f} | {kp:.3f} | {kr:.3f} | {kf:.3f} |")
     p, r, f = prf(total["tp"], total["fp"], total["fn"])
     kp, kr, kf = prf(total["ktp"], total["kfp"], total["kfn"])
-    rows.append(f"| **all{prefix}** | {total['tp'] + total['fn']} | {p:.3f} | {r:.3f} | {f:.3f} | {kp:.3f} | {kr:.3f} | {kf:.3f} |")
+    rows.append(f"| **all{prefix}** | {total['tp'] + total['fn']} | {p:.3f} | {r:.3f} | {f:.3f} "
+                f"| {kp:.3f} | {kr:.3f} | {kf:.3f} |")
     return rows
 
 
@@ -181,7 +182,7 @@ def _shape(found: str) -> str:
 def real_text_flags() -> list[str]:
     """Every finding on real public text, for a reader to judge: these corpora hold little PII,
     so each flag is either PII-shaped text that is really there or a false alarm."""
-    from pipeline.lib import pii
+    from pipeline.template_normalization import pii
 
     per_source: dict[str, Counter] = {}
     listed: Counter = Counter()
@@ -232,7 +233,7 @@ def throughput(n: int) -> list[str]:
     import numpy as np
     import pyarrow as pa
 
-    from pipeline.lib import pii
+    from pipeline.template_normalization import pii
 
     distinct = pa.array(synthetic_texts(20_000), type=pa.large_string())
     idx = np.random.default_rng(0).integers(0, len(distinct), n)
@@ -287,14 +288,14 @@ def main() -> None:
         presidio_worker()
         return
     sys.path.insert(0, str(ROOT))
-    from pipeline.lib import pii
+    from pipeline.template_normalization import pii
 
     cases = load_cases()
     texts = [c["text"] for c in cases]
     ours = [[tuple(f) for f in pii.find_pii(t)] for t in texts]
     n_pos = sum(1 for c in cases if c["spans"])
     lines = [
-        "# PII detection: pipeline/lib/pii.py",
+        "# PII detection: pipeline/template_normalization/pii.py",
         "",
         f"Labeled set: `tests/data/pii_cases.jsonl`, {len(cases)} texts ({n_pos} with PII, "
         f"{len(cases) - n_pos} tricky negatives), {sum(len(c['spans']) for c in cases)} labeled spans.",

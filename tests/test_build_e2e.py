@@ -24,13 +24,13 @@ DAYS = ["2026-11-01", "2026-11-02"]
 
 
 def _generate(home: Path, events_per_day: int = 400) -> None:
-    from pipeline.lib.generate import write_landing
+    from pipeline.synth.generate import write_landing
 
     write_landing(home / "landing", n=events_per_day, days=len(DAYS), start=date.fromisoformat(DAYS[0]), seed=11)
 
 
 def _build(days=DAYS):
-    from pipeline.orchestrate import run_build
+    from pipeline.cli.build import run_build
 
     return run_build(list(days))
 
@@ -198,8 +198,8 @@ def test_a_changed_day_alone_is_keyed_again(built, tmp_path):
         assert after[changed][1] != before[changed][1], "the changed day's rows were not rewritten"
 
         # The canonical suite compares every day with its inputs: a stale day fails it.
-        from pipeline.checks_common import suite_check
-        from pipeline.transforms.checks import CANONICAL_PER_DAY_SQL
+        from pipeline.core.checks import suite_check
+        from pipeline.dedup.checks import CANONICAL_PER_DAY_SQL
 
         con = duckdb.connect(str(home / "warehouse.duckdb"))
         try:
@@ -226,6 +226,47 @@ def test_no_near_duplicate_cluster_straddles_train_and_test(built):
     assert straddling == 0 and near > 0
 
 
+def _dbt_unit_tests(home: Path, tmp_path: Path, vars_: dict | None = None) -> dict[str, str]:
+    """dbt's unit tests of the SQL rules, run in-process on the built warehouse (its tables give
+    the mocked inputs their column types): test name -> status."""
+    import json as json_
+
+    from dbt.cli.main import dbtRunner
+
+    from pipeline.core.dbt_run import _close_duckdb
+    from pipeline.core.paths import DBT_PROJECT_DIR
+
+    results: dict[str, str] = {}
+
+    def collect(msg) -> None:
+        if msg.info.name == "LogTestResult":
+            results[msg.data.name.split("::")[-1]] = msg.data.status
+
+    args = ["test", "--select", "test_type:unit", "--project-dir", str(DBT_PROJECT_DIR),
+            "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"),
+            "--log-path", str(tmp_path / "target"), "--quiet"]
+    if vars_:
+        args += ["--vars", json_.dumps(vars_)]
+    try:
+        dbtRunner(callbacks=[collect]).invoke(args)
+    finally:
+        _close_duckdb()
+    return results
+
+
+def test_the_sql_rules_pass_their_dbt_unit_tests(built, tmp_path):
+    home, _ = built
+    results = _dbt_unit_tests(home, tmp_path)
+    assert set(results) == {
+        "the_split_follows_the_cluster_not_the_row", "a_larger_test_fraction_moves_more_clusters_to_test",
+        "every_event_left_out_of_pairs_says_why", "ratings_on_one_prompt_pair_by_score_gap_and_equal_scores_never_pair",
+    }
+    assert set(results.values()) == {"pass"}, results
+    # A rule changed under the tests fails them: with a minimum rating gap of 3, 5 vs 3 is no pair.
+    changed = _dbt_unit_tests(home, tmp_path, {"rating_min_gap": 3})
+    assert changed["ratings_on_one_prompt_pair_by_score_gap_and_equal_scores_never_pair"] == "fail", changed
+
+
 def test_dagster_cli_validates_and_materializes_a_partition(built, tmp_path):
     # A copy of the built home, so the CLI's process owns its warehouse outright.
     home = tmp_path / "home"
@@ -247,8 +288,8 @@ def test_dagster_cli_validates_and_materializes_a_partition(built, tmp_path):
 
 def test_trace_a_published_pair_and_a_dropped_event(built):
     home, outcome = built
-    from pipeline import warehouse
-    from pipeline.lib.trace import render, trace
+    from pipeline.cli.trace import render, trace
+    from pipeline.core import warehouse
 
     vdir = _version_dir(home, outcome.version_id)
     lineage = pq.read_table(vdir / "lineage.parquet").to_pylist()
@@ -262,7 +303,8 @@ def test_trace_a_published_pair_and_a_dropped_event(built):
     assert traced["kind"] == "pair" and traced["published_in"] == [outcome.version_id]
     assert {s["record_id"] for s in traced["sources"]} == expected_records and len(expected_records) == 2
     stages = {st["stage"] for s in traced["sources"] for st in s["stages"]}
-    assert {"filtering", "template_normalization", "dedup", "pair_construction", "pairs", "final"} <= stages
+    assert {"filtering", "template_normalization", "dedup", "pair_construction", "judge_labeling",
+            "final_preference_set"} <= stages
     assert traced["row"]["label_source"] == "human_rating"
     text = render(event)
     assert "filtering: kept=False, reason=consent" in text and "published in: none" in text
@@ -271,11 +313,11 @@ def test_trace_a_published_pair_and_a_dropped_event(built):
 
 def test_forget_rebuild_diff_and_republish(built):
     home, outcome = built
-    from pipeline import warehouse
-    from pipeline.lib.diff import diff_versions
-    from pipeline.lib.forget import deleted_users, record_deletion, republish_without, versions_with_users
-    from pipeline.lib.versions import list_versions
-    from pipeline.orchestrate import run_build
+    from pipeline.cli.build import run_build
+    from pipeline.cli.diff import diff_versions
+    from pipeline.cli.forget import deleted_users, record_deletion, republish_without, versions_with_users
+    from pipeline.cli.versions import list_versions
+    from pipeline.core import warehouse
 
     root = home / "datasets" / "preference_pairs"
     vdir = _version_dir(home, outcome.version_id)
@@ -342,7 +384,7 @@ def test_a_broken_capture_day_blocks_the_set_and_keeps_latest(built):
 
 def test_a_day_normalized_in_slices_equals_the_day_at_once(built):
     """Large days are normalized slice by slice to bound memory; the slices add up to the day."""
-    from pipeline.lib.normalize import normalize_day
+    from pipeline.template_normalization.normalize import normalize_day
 
     home, _ = built
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)

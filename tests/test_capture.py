@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.lib.capture import (
+from pipeline.capture.contract import EVENT_COLUMNS, ContractError, validate_record
+from pipeline.capture.landing import (
     EVENTS_SCHEMA,
     QUARANTINE_SCHEMA,
     RESPONSES_SCHEMA,
@@ -23,8 +24,7 @@ from pipeline.lib.capture import (
     capture_file,
     iter_capture_batches,
 )
-from pipeline.lib.events import EVENT_COLUMNS, ContractError, validate_record
-from pipeline.lib.hashing import content_id, md5_hex
+from pipeline.core.hashing import content_id, md5_hex
 from tests.badinput import CSV_COLUMNS, csv_row, good_event, parquet_json_table, write_corpus
 
 DAY = "2026-11-01"
@@ -136,7 +136,7 @@ def test_capturing_a_20mb_record_keeps_memory_bounded(tmp_path):
     script = textwrap.dedent(f"""
         import resource, sys
         from pathlib import Path
-        from pipeline.lib.capture import capture_day
+        from pipeline.capture.landing import capture_day
         capture_day(Path({str(tmp_path)!r}), "2026-11-02")  # warm up every import on an empty day
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         result = capture_day(Path({str(tmp_path)!r}), {DAY!r})

@@ -14,11 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.lib import card_plots
-from pipeline.lib.card_plots import FIGURES, length_histogram, write_figures
-from pipeline.lib.hashing import md5_hex
-from pipeline.lib.manifest import render_card
-from pipeline.lib.publish import DATA_FILES, write_candidate
+from pipeline.core.hashing import md5_hex
+from pipeline.final_preference_set import card_plots
+from pipeline.final_preference_set.card_plots import FIGURES, length_histogram, write_figures
+from pipeline.final_preference_set.manifest import render_card
+from pipeline.final_preference_set.publish import DATA_FILES, write_candidate
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HISTORY = [
@@ -116,7 +116,7 @@ def test_figures_are_the_same_bytes_on_every_rebuild_even_in_a_fresh_process(tmp
     (again / "train.parquet").write_bytes((version_folder / "train.parquet").read_bytes())
     subprocess.run(
         [sys.executable, "-c",
-         "import json, sys; from pathlib import Path; from pipeline.lib.card_plots import write_figures; "
+         "import json, sys; from pathlib import Path; from pipeline.final_preference_set.card_plots import write_figures; "
          "write_figures(Path(sys.argv[1]), [tuple(h) for h in json.loads(sys.argv[2])])",
          str(again), json.dumps(HISTORY)],
         check=True,

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from pipeline.cli import EXIT_CODES, build_parser
+from pipeline.cli.main import EXIT_CODES, build_parser
 
 COMMANDS = ("build", "generate", "sample", "import", "validate", "trace", "diff", "versions", "forget", "republish")
 

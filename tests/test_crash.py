@@ -22,7 +22,7 @@ COMPLETE = {"train.parquet", "test.parquet", "kto.parquet", "lineage.parquet", "
 
 
 def _home(root: Path, name: str) -> Path:
-    from pipeline.lib.generate import write_landing
+    from pipeline.synth.generate import write_landing
 
     home = root / name
     write_landing(home / "landing", n=300, days=2, start=date.fromisoformat(DAYS[0]), seed=5)

@@ -13,9 +13,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from pipeline.lib import decontam
-from pipeline.lib.decontam import DecontamConfig, EvalItem, detect_contamination, load_evalsets, match_texts
-from pipeline.lib.sample import START, benchmark_leaks, copy_evalsets
+from pipeline.dedup import decontam
+from pipeline.dedup.decontam import DecontamConfig, EvalItem, detect_contamination, load_evalsets, match_texts
+from pipeline.synth.sample import START, benchmark_leaks, copy_evalsets
 
 GSM = ("Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins "
        "for her friends every day with four. She sells the remainder at the farmers' market daily for $2 "

@@ -6,8 +6,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from pipeline.config import load_config
-from pipeline.lib.gates import compute_gates
+from pipeline.core.config import load_config
+from pipeline.final_preference_set.gates import compute_gates
 
 
 def _warehouse(pairs: list[tuple], kto_clusters: list[tuple] = ()) -> duckdb.DuckDBPyConnection:
@@ -95,7 +95,7 @@ def test_judge_gates_bite_only_when_ai_labels_are_published(thresholds):
 
 
 def test_the_wilson_interval_of_one_pair_is_wide_and_of_500_narrow():
-    from pipeline.lib.gates import wilson
+    from pipeline.core.gates import wilson
 
     assert wilson(1, 1, 1.96) == pytest.approx((0.2065, 1.0), abs=1e-4)
     low, high = wilson(475, 500, 1.96)
@@ -121,7 +121,7 @@ def test_one_length_biased_pair_is_not_evidence_but_500_are(thresholds):
 
 
 def test_a_slightly_high_share_on_a_small_day_does_not_block_but_on_a_big_one_does(thresholds):
-    from pipeline.lib.gates import quarantine_share_gate
+    from pipeline.capture.checks import quarantine_share_gate
 
     assert quarantine_share_gate({"2026-11-01": (3, 20)}, thresholds).passed  # 15% of 20 records
     gate = quarantine_share_gate({"2026-11-01": (30, 2000), "2026-11-02": (300, 2000)}, thresholds)
@@ -129,7 +129,7 @@ def test_a_slightly_high_share_on_a_small_day_does_not_block_but_on_a_big_one_do
 
 
 def test_every_gate_honours_accept_the_same_way_including_quarantine(thresholds):
-    from pipeline.lib.gates import quarantine_share_gate
+    from pipeline.capture.checks import quarantine_share_gate
 
     thresholds["accept"] = [{"gate": "quarantine_share", "reason": "vendor feed replayed, ticket DATA-9"},
                             {"gate": "gate_ai_label_share", "reason": "judge pilot"}]

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.lib.templates import render_prompt
-
 pytestmark = pytest.mark.slow
 BASE_DAYS = ["2026-11-01", "2026-11-02"]
 BAD_DAY = "2026-11-03"
@@ -36,8 +34,8 @@ def _env(home: Path):
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    from pipeline.lib.generate import write_landing
-    from pipeline.orchestrate import run_build
+    from pipeline.cli.build import run_build
+    from pipeline.synth.generate import write_landing
 
     root = tmp_path_factory.mktemp("gates")
     home = root / "base"
@@ -52,7 +50,7 @@ def base(tmp_path_factory):
 
 
 def _build_bad_day(base, name: str, lines: list[str]):
-    from pipeline.orchestrate import run_build
+    from pipeline.cli.build import run_build
 
     root, home, version = base
     copy = root / name
@@ -72,17 +70,17 @@ def _assert_blocked_by(outcome, latest, version, gate):
 
 
 def test_a_clean_day_publishes(base):
-    from pipeline.lib.generate import generate_days
+    from pipeline.synth.generate import generate_days
 
     lines, _ = generate_days(300, 1, date.fromisoformat(BAD_DAY), seed=99)[BAD_DAY]
-    outcome, latest, version = _build_bad_day(base, "clean", [l.decode() for l in lines])
+    outcome, latest, version = _build_bad_day(base, "clean", [line.decode() for line in lines])
     assert outcome.success, outcome.blocked
     assert latest == outcome.version_id != version
 
 
 def test_a_duplicate_flood_blocks(base):
     _, home, _ = base
-    sent = [l for f in sorted((home / "landing" / BASE_DAYS[0]).glob("*.jsonl")) for l in f.read_text().splitlines()]
+    sent = [line for f in sorted((home / "landing" / BASE_DAYS[0]).glob("*.jsonl")) for line in f.read_text().splitlines()]
     _assert_blocked_by(*_build_bad_day(base, "dups", sent[:400]), "day_duplicate_rate")
 
 

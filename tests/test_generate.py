@@ -11,10 +11,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipeline.lib.capture import capture_day
-from pipeline.lib.generate import CATEGORIES, generate_days, write_landing
-from pipeline.lib.hh_rlhf import hh_events, read_pairs
-from pipeline.lib.templates import parse_prompt
+from pipeline.capture.landing import capture_day
+from pipeline.synth.generate import CATEGORIES, generate_days, write_landing
+from pipeline.synth.hh_rlhf import hh_events, read_pairs
+from pipeline.template_normalization.templates import parse_prompt
 
 N = 3000
 DAYS = ("2026-11-01", "2026-11-02")

@@ -7,7 +7,7 @@ import json
 
 import duckdb
 
-from pipeline.checks_common import suite_check, warehouse_frames
+from pipeline.core.checks import suite_check, warehouse_frames
 
 DEDUPED_SQL = "select record_id, prompt_hash, reason, decision_consistent from deduped"
 
@@ -64,11 +64,12 @@ def test_failures_in_several_chunks_add_up(prefline_home):
 
 def test_a_suite_with_a_share_threshold_reads_its_rows_whole(prefline_home, tmp_path, monkeypatch):
     # `mostly` is a share of all rows: per chunk it would mean something else.
-    from pipeline import paths
+    from pipeline.core import paths
 
-    (tmp_path / "shares.json").write_text(json.dumps({"name": "shares", "expectations": [
+    (tmp_path / "stage" / "expectations").mkdir(parents=True)
+    (tmp_path / "stage" / "expectations" / "shares.json").write_text(json.dumps({"name": "shares", "expectations": [
         {"type": "expect_column_values_to_be_between", "kwargs": {"column": "x", "max_value": 900, "mostly": 0.95}}]}))
-    monkeypatch.setattr(paths, "EXPECTATIONS_DIR", tmp_path)
+    monkeypatch.setattr(paths, "PACKAGE_DIR", tmp_path)
     con = duckdb.connect()
     con.execute("create table t as select i as x from range(1000) t(i)")
     frames = list(warehouse_frames(con, "select * from t", [], "shares", chunk_rows=100))
@@ -79,7 +80,7 @@ def test_a_backfill_range_is_checked_day_by_day(prefline_home):
     # Day 2 has 2 of 50 events created after the day following their landing day: the suite
     # reads one day at a time and still finds them.
     from pipeline.capture.checks import CAPTURE_FRAME_SQL
-    from pipeline.checks_common import day_frames
+    from pipeline.core.checks import day_frames
 
     con = duckdb.connect()
     con.execute(

@@ -12,12 +12,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.lib.capture import capture_file
-from pipeline.lib.events import validate_record
-from pipeline.lib.importers import CONSENT_DEFAULT, FORMAT_HELP, IMPORTERS, ImportSummary, import_file
-from pipeline.lib.importers.common import Skip
-from pipeline.lib.importers.ultrafeedback import score
-from pipeline.lib.templates import parse_prompt
+from pipeline.capture.contract import validate_record
+from pipeline.capture.landing import capture_file
+from pipeline.importers import CONSENT_DEFAULT, FORMAT_HELP, IMPORTERS, ImportSummary, import_file
+from pipeline.importers.common import Skip
+from pipeline.importers.ultrafeedback import score
+from pipeline.template_normalization.templates import parse_prompt
 
 DATA = Path(__file__).parent / "data" / "importers"
 DAY = "2024-05-07"

@@ -13,8 +13,17 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from pipeline.lib.hh_rlhf import read_pairs, split_pair
-from pipeline.lib.judge import Judge, JudgeItem, OpenAICompatibleJudge, RewardModelJudge, Verdict, judge_pairs, parse_verdict
+from pipeline.importers.hh_rlhf import split_pair
+from pipeline.judge_labeling.judges import (
+    Judge,
+    JudgeItem,
+    OpenAICompatibleJudge,
+    RewardModelJudge,
+    Verdict,
+    judge_pairs,
+    parse_verdict,
+)
+from pipeline.synth.hh_rlhf import read_pairs
 
 PROMPT = orjson.dumps([{"role": "user", "content": "Which is better?"}]).decode()
 

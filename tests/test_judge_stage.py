@@ -8,9 +8,9 @@ from datetime import date
 import duckdb
 import orjson
 
-from pipeline.lib.hashing import md5_hex
-from pipeline.lib.judge import Judge, Verdict
-from pipeline.lib.judge_stage import label_pairs
+from pipeline.core.hashing import md5_hex
+from pipeline.judge_labeling.judges import Judge, Verdict
+from pipeline.judge_labeling.labeling import label_pairs
 
 PROMPT = orjson.dumps([{"role": "user", "content": "q"}]).decode()
 
@@ -72,15 +72,15 @@ def test_disagreeing_human_labels_and_self_preference_are_flagged_not_flipped():
 def _reward_model_day(con, day: str, n_human: int, n_unlabeled: int) -> None:
     """Human pairs where the answer naming its steps wins, and unlabeled pairs, first seen on ``day``."""
     # Pair ids are content hashes: a new day's pairs enter the lowest-id sample.
-    rows = [(md5_hex(f"{day}-h{i}"), PROMPT, f"first step {i}, then step {i + 1} ({day})", f"no idea {i} ({day})", "m1", "m2", False,
-             "human_rating", "train", False, day) for i in range(n_human)]
-    rows += [(md5_hex(f"{day}-u{i}"), PROMPT, f"step {i} first ({day})", f"dunno {i} ({day})", "m1", "m2", True, "ai_judge", "train",
-              False, day) for i in range(n_unlabeled)]
+    rows = [(md5_hex(f"{day}-h{i}"), PROMPT, f"first step {i}, then step {i + 1} ({day})", f"no idea {i} ({day})", "m1", "m2",
+             False, "human_rating", "train", False, day) for i in range(n_human)]
+    rows += [(md5_hex(f"{day}-u{i}"), PROMPT, f"step {i} first ({day})", f"dunno {i} ({day})", "m1", "m2", True, "ai_judge",
+              "train", False, day) for i in range(n_unlabeled)]
     con.executemany("insert into int_pairs__candidates values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def test_between_refit_boundaries_a_new_day_reuses_the_judge_and_its_verdicts(tmp_path):
-    from pipeline.lib.judge import RewardModelJudge
+    from pipeline.judge_labeling.judges import RewardModelJudge
 
     class RewardModels:
         def build(self, train_pairs):

@@ -6,8 +6,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pipeline.lib.clusters import assign_clusters
-from pipeline.lib.minhash import MinHashConfig, cluster, normalize, shingle_hashes, signatures, token_hashes
+from pipeline.dedup.clusters import assign_clusters
+from pipeline.dedup.minhash import MinHashConfig, cluster, normalize, shingle_hashes, signatures, token_hashes
 
 BASE = [
     "Write a short poem about the ocean at night, with stars reflecting on the calm water and a lighthouse far away",

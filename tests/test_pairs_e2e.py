@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 import os
 
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.lib.templates import render_prompt
+from pipeline.template_normalization.templates import render_prompt
 
 pytestmark = pytest.mark.slow
 DAY = "2026-11-05"
@@ -73,7 +72,7 @@ def build(tmp_path_factory):
     saved = {k: os.environ.get(k) for k in ("PREFLINE_HOME", "DAGSTER_HOME")}
     os.environ["PREFLINE_HOME"], os.environ["DAGSTER_HOME"] = str(home), str(home / "dagster")
     try:
-        from pipeline.orchestrate import run_build
+        from pipeline.cli.build import run_build
 
         outcome = run_build([DAY])
         assert outcome.success, (outcome.blocked, outcome.failed_steps)

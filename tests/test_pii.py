@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from pipeline.lib.pii import Finding, find_pii, redact, scan_batch
+from pipeline.template_normalization.pii import Finding, find_pii, redact, scan_batch
 
 CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "pii_cases.jsonl").open()]
 
@@ -138,7 +138,7 @@ def test_scan_batch_takes_lists_and_keeps_nulls() -> None:
 def test_normalization_redacts_pii_in_prompts_and_drops_it_under_the_drop_policy():
     import orjson
 
-    from pipeline.lib.normalize import normalize_prompt_batch
+    from pipeline.template_normalization.normalize import normalize_prompt_batch
 
     prompt = orjson.dumps({"messages": [{"role": "user", "content": "Mail me at jane.doe@example.com please"}]}).decode()
     ok, bad = normalize_prompt_batch(["r1"], [prompt])

@@ -4,11 +4,10 @@ only ever names a complete, audited version."""
 from __future__ import annotations
 
 import pyarrow as pa
-
-from pipeline.lib.card_plots import FIGURES
 import pytest
 
-from pipeline.lib.publish import (
+from pipeline.final_preference_set.card_plots import FIGURES
+from pipeline.final_preference_set.publish import (
     DATA_FILES,
     PublishRefused,
     current_candidate,

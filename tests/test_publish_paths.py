@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -55,8 +55,8 @@ def copy_home(src: Path, dst: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
-    from pipeline.lib.generate import write_landing
-    from pipeline.orchestrate import run_build
+    from pipeline.cli.build import run_build
+    from pipeline.synth.generate import write_landing
 
     home = tmp_path_factory.mktemp("paths") / "clean"
     with home_env(home):
@@ -99,9 +99,9 @@ def test_prefline_build_is_blocked_and_says_by_what(blocked):
 def _implicit_job(selection):
     from dagster import AssetKey
 
-    from pipeline.definitions import defs
+    from pipeline.definitions import load_defs
 
-    return defs.resolve_implicit_global_asset_job_def().get_subset(
+    return load_defs().resolve_implicit_global_asset_job_def().get_subset(
         asset_selection={AssetKey(k) for k in selection})
 
 
@@ -152,20 +152,20 @@ def test_dagster_cli_materialize_refuses(blocked):
 def _run_request(home: Path, request):
     from dagster import DagsterInstance
 
-    from pipeline.definitions import defs
+    from pipeline.definitions import load_defs
 
     with home_env(home), DagsterInstance.get() as instance:
-        return defs.resolve_job_def("build").execute_in_process(
+        return load_defs().resolve_job_def("build").execute_in_process(
             instance=instance, partition_key=request.partition_key, tags=request.tags, raise_on_error=False)
 
 
 def test_the_schedules_run_refuses(blocked):
     from dagster import DagsterInstance, build_schedule_context
 
-    from pipeline.schedules import nightly_build
+    from pipeline.orchestration.schedules import nightly_build
 
     home, before, _, _ = blocked
-    night = datetime.combine(date.fromisoformat(BAD_DAY) + timedelta(days=1), datetime.min.time(), timezone.utc)
+    night = datetime.combine(date.fromisoformat(BAD_DAY) + timedelta(days=1), datetime.min.time(), UTC)
     with home_env(home), DagsterInstance.get() as instance:
         request = nightly_build(build_schedule_context(instance=instance, scheduled_execution_time=night))
     assert request.partition_key == BAD_DAY
@@ -178,7 +178,7 @@ def test_the_schedules_run_refuses(blocked):
 def test_the_sensors_run_refuses(blocked):
     from dagster import build_sensor_context
 
-    from pipeline.schedules import new_landing_day
+    from pipeline.orchestration.sensors import new_landing_day
 
     home, before, _, _ = blocked
     with home_env(home):
@@ -192,7 +192,7 @@ def test_the_sensors_run_refuses(blocked):
 
 
 def test_prefline_republish_of_the_blocked_candidate_refuses(blocked):
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     home, before, candidate, _ = blocked
     with home_env(home), pytest.raises(SystemExit) as refused:
@@ -204,7 +204,7 @@ def test_prefline_republish_of_the_blocked_candidate_refuses(blocked):
 
 
 def test_an_accepted_shift_publishes_with_its_real_results_in_the_manifest(blocked, tmp_path):
-    from pipeline.orchestrate import run_build
+    from pipeline.cli.build import run_build
 
     home = copy_home(blocked[0], tmp_path / "accepted")
     accept = [{"gate": g, "reason": f"replayed feed on {BAD_DAY}, ticket DATA-7"}
@@ -230,16 +230,16 @@ def audited_unpublished(clean, tmp_path_factory):
     """A clean new day built and audited up to the candidate; nothing published yet."""
     from dagster import AssetKey, DagsterInstance
 
-    from pipeline.definitions import defs
-    from pipeline.lib.generate import write_landing
-    from pipeline.partitions import register_days
+    from pipeline.core.partitions import register_days
+    from pipeline.definitions import load_defs
+    from pipeline.synth.generate import write_landing
 
     home = copy_home(clean, tmp_path_factory.mktemp("paths") / "audited")
     before = published(home)
     with home_env(home):
         write_landing(home / "landing", n=200, days=1, start=date.fromisoformat(NEW_DAY), seed=6)
-        job = defs.resolve_job_def("build")
-        everything_but_publishing = [k for k in defs.resolve_asset_graph().get_all_asset_keys()
+        job = load_defs().resolve_job_def("build")
+        everything_but_publishing = [k for k in load_defs().resolve_asset_graph().get_all_asset_keys()
                                      if k != AssetKey("preference_set")]
         with DagsterInstance.get() as instance:
             register_days(instance, [NEW_DAY])
@@ -290,7 +290,7 @@ def test_a_candidate_changed_after_its_checks_is_refused(audited_unpublished, tm
 
 
 def test_an_empty_build_never_publishes(tmp_path):
-    from pipeline.orchestrate import run_build
+    from pipeline.cli.build import run_build
 
     home = tmp_path / "empty"
     (home / "landing" / DAYS[0]).mkdir(parents=True)
@@ -305,7 +305,7 @@ def test_an_empty_build_never_publishes(tmp_path):
 def test_a_one_pair_day_of_old_events_builds_today(tmp_path, capsys):
     """An export of old annotations dropped into today's folder: one pair, its chosen side the
     longer one. Not blocked by the length gates (one pair is no evidence), nor by lateness."""
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     today = date.today().isoformat()
     home = tmp_path / "today"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.lib.hashing import content_id
-from pipeline.lib.templates import (
+from pipeline.core.hashing import content_id
+from pipeline.template_normalization.templates import (
     TEMPLATE_FAMILIES,
     TemplateError,
     detect_family,

@@ -33,8 +33,8 @@ def _free_port() -> int:
 def ui(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is not installed: `make test` installs it (apt-get install chromium)")
-    from pipeline.lib.generate import write_landing
-    from pipeline.orchestrate import run_build
+    from pipeline.cli.build import run_build
+    from pipeline.synth.generate import write_landing
 
     home = tmp_path_factory.mktemp("ui") / "home"
     saved = {k: os.environ.get(k) for k in ("PREFLINE_HOME", "DAGSTER_HOME")}
@@ -62,7 +62,7 @@ def ui(tmp_path_factory):
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("dagster-webserver did not start")
+                    raise RuntimeError("dagster-webserver did not start") from None
                 time.sleep(1)
         yield base
     finally:

@@ -29,12 +29,12 @@
         select partition_date, {{ row_fingerprint(
             "'n|' || record_id || '|' || prompt_hash || '|' || template_id || '|' || cast(template_version as "
             ~ dbt.type_string() ~ ") || '|' || coalesce(pii_kinds, '') || '|' || coalesce(edited_hash, '')") }}
-        from {{ source('prefline', 'normalized_events') }}
+        from {{ ref('stg_normalization__events') }}
         union all
         select partition_date, {{ row_fingerprint(
             "'r|' || record_id || '|' || cast(position as " ~ dbt.type_string() ~ ") || '|' || response_id"
             " || '|' || response_hash || '|' || coalesce(model, '')") }}
-        from {{ source('prefline', 'normalized_responses') }}
+        from {{ ref('stg_normalization__responses') }}
     ) input_rows
     group by partition_date
 {%- endmacro %}

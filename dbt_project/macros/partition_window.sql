@@ -9,3 +9,19 @@
         delete from {{ this }} where {{ in_partition_window('partition_date') }}
     {% endif %}
 {%- endmacro %}
+
+{#- Tests of daily models read the days this run built, not all history: dbt_project.yml gives
+    their tests `where: "__partition_window__"`, and this override of dbt's where-subquery
+    (the documented way to reach a macro from a test config) puts in_partition_window there. -#}
+{% macro get_where_subquery(relation) -%}
+    {% set where = config.get('where', '') %}
+    {% if where %}
+        {% set where = where | replace('__partition_window__', in_partition_window('partition_date')) %}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {% do return(filtered) %}
+    {%- else -%}
+        {% do return(relation) %}
+    {%- endif -%}
+{%- endmacro %}

@@ -6,7 +6,7 @@
 {#- prompt_hash -> prompt_messages (prompt_hash is the md5 of prompt_messages). -#}
 {% macro prompt_texts(hashes_sql) -%}
     select prompt_hash, min(prompt_messages) as prompt_messages
-    from {{ source('prefline', 'normalized_events') }}
+    from {{ ref('stg_normalization__events') }}
     where prompt_hash in ({{ hashes_sql }})
     group by prompt_hash
 {%- endmacro %}
@@ -16,12 +16,12 @@
     select text_hash, min(content) as content
     from (
         select response_hash as text_hash, content
-        from {{ source('prefline', 'normalized_responses') }}
+        from {{ ref('stg_normalization__responses') }}
         where response_hash in ({{ hashes_sql }})
         {% if edits %}
         union all
         select edited_hash, edited_content
-        from {{ source('prefline', 'normalized_events') }}
+        from {{ ref('stg_normalization__events') }}
         where edited_hash in ({{ hashes_sql }})
         {% endif %}
     ) texts

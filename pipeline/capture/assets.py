@@ -2,17 +2,15 @@
 
 from collections import Counter
 
-
-import csv
-
-import pyarrow as pa
 from dagster import AssetExecutionContext, AssetSpec, BackfillPolicy, MaterializeResult, MetadataValue, asset, multi_asset
 
-from pipeline import paths, warehouse
-from pipeline.lib.capture import iter_capture_batches
-from pipeline.partitions import daily_partitions, window_days
-from pipeline.transforms.assets import WAREHOUSE_POOL
-from pipeline.metadata import combine_versions, counts_table, partition_fingerprint, table_version
+from pipeline.capture.deletions import read_deletion_requests
+from pipeline.capture.landing import iter_capture_batches
+from pipeline.core import paths, warehouse
+from pipeline.core.data_versions import combine_versions, counts_table, partition_fingerprint, table_version
+from pipeline.core.partitions import daily_partitions, window_days
+from pipeline.core.warehouse import WAREHOUSE_POOL
+
 
 @multi_asset(
     name="raw_feedback_capture",
@@ -86,29 +84,6 @@ def raw_feedback_capture(context: AssetExecutionContext):
     )
 
 
-DELETIONS_SCHEMA = pa.schema(
-    [("user_id", pa.string()), ("requested_at", pa.string()), ("reason", pa.string())]
-)
-
-
-def read_deletion_requests() -> pa.Table:
-    """All deletion requests under $PREFLINE_HOME/control/deletions*.csv (user_id, requested_at, reason)."""
-    rows: list[dict] = []
-    for path in sorted(paths.control_dir().glob("deletions*.csv")):
-        with open(path, newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                if row.get("user_id"):
-                    rows.append(
-                        {
-                            "user_id": row["user_id"].strip(),
-                            "requested_at": (row.get("requested_at") or "").strip() or None,
-                            "reason": (row.get("reason") or "").strip() or None,
-                        }
-                    )
-    rows.sort(key=lambda r: (r["user_id"], r["requested_at"] or ""))
-    return pa.Table.from_pylist(rows, schema=DELETIONS_SCHEMA)
-
-
 @asset(
     group_name="capture",
     pool=WAREHOUSE_POOL,
@@ -119,7 +94,7 @@ def read_deletion_requests() -> pa.Table:
     ),
 )
 def deletion_requests(context: AssetExecutionContext) -> MaterializeResult:
-    table = read_deletion_requests()
+    table = read_deletion_requests(paths.control_dir())
     with warehouse.connect() as con:
         warehouse.replace_table(con, "deletion_requests", table)
     return MaterializeResult(

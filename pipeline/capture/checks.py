@@ -2,13 +2,15 @@
 quarantine share is within its gate."""
 
 
+from typing import Any
+
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, asset_check
 
-from pipeline import warehouse
-from pipeline.checks_common import day_frames, gate_result, suite_check, warehouse_suite
-from pipeline.config import load_config
-from pipeline.lib.gates import quarantine_share_gate
-from pipeline.partitions import daily_partitions, window_days
+from pipeline.core import warehouse
+from pipeline.core.checks import day_frames, gate_result, suite_check, warehouse_suite
+from pipeline.core.config import load_config
+from pipeline.core.gates import GateResult, apply_accepts, worst_share, z_value
+from pipeline.core.partitions import daily_partitions, window_days
 
 CAPTURE_FRAME_SQL = """
 select record_id, event_id, event_type, user_id, consent_training, annotator_kind,
@@ -23,12 +25,19 @@ where partition_date between ?::date and ?::date
     asset=AssetKey("raw_feedback_events"),
     partitions_def=daily_partitions,
     blocking=True,
-    description="GX suite expectations/raw_feedback_events.json on the day's captured events.",
+    description="GX suite capture/expectations/raw_feedback_events.json on the day's captured events.",
 )
 def capture_suite(context: AssetCheckExecutionContext) -> AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
         return suite_check("raw_feedback_events",
                            day_frames(con, CAPTURE_FRAME_SQL, window_days(context), "raw_feedback_events"))
+
+
+def quarantine_share_gate(per_day: dict[str, tuple[int, int]], thresholds: dict[str, Any]) -> GateResult:
+    """Capture's gate: (quarantined, captured) per landing day."""
+    result = worst_share("quarantine_share", per_day, thresholds["quarantine_share_max"], z_value(thresholds))
+    apply_accepts([result], thresholds.get("accept"))
+    return result
 
 
 @asset_check(

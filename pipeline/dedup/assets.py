@@ -2,15 +2,14 @@
 that overlap an eval-set benchmark prompt."""
 
 
-from dagster import (AssetExecutionContext, AssetKey, AssetSpec, DataVersion, MaterializeResult, MetadataValue,
-                     multi_asset)
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, DataVersion, MaterializeResult, MetadataValue, multi_asset
 
-from pipeline import paths, warehouse
-from pipeline.config import load_config
-from pipeline.lib.clusters import assign_clusters
-from pipeline.lib.decontam import detect_contamination
-from pipeline.metadata import fingerprint
-from pipeline.transforms.assets import WAREHOUSE_POOL
+from pipeline.core import paths, warehouse
+from pipeline.core.config import load_config
+from pipeline.core.data_versions import fingerprint
+from pipeline.core.warehouse import WAREHOUSE_POOL
+from pipeline.dedup.clusters import assign_clusters
+from pipeline.dedup.decontam import detect_contamination
 
 
 @multi_asset(

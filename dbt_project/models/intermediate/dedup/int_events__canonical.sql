@@ -48,7 +48,7 @@ response_keys as (
         count(*) as n_responses,
         max(case when r.response_id = e.label_preferred then r.response_hash end) as preferred_hash,
         max(case when r.response_id = e.label_discarded then r.response_hash end) as discarded_hash
-    from {{ source('prefline', 'normalized_responses') }} r
+    from {{ ref('stg_normalization__responses') }} r
     inner join events e on e.record_id = r.record_id
     group by r.record_id
 )
@@ -90,5 +90,5 @@ select
     '{{ invocation_id }}' as computed_in_invocation
 from events e
 inner join todo t on t.partition_date = e.partition_date
-inner join {{ source('prefline', 'normalized_events') }} n on n.record_id = e.record_id
+inner join {{ ref('stg_normalization__events') }} n on n.record_id = e.record_id
 inner join response_keys rk on rk.record_id = e.record_id

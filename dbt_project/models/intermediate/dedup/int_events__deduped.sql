@@ -11,7 +11,7 @@ with canonical_events as (
 ),
 
 clusters as (
-    select prompt_hash, cluster_id from {{ source('prefline', 'prompt_clusters') }}
+    select prompt_hash, cluster_id from {{ ref('stg_dedup__prompt_clusters') }}
 ),
 
 deletions as (
@@ -22,7 +22,7 @@ contamination as (
     select
         prompt_hash,
         min(benchmark || ':' || item_id || ' matched "' || matched_text || '"') as contamination_detail
-    from {{ source('prefline', 'prompt_contamination') }}
+    from {{ ref('stg_dedup__prompt_contamination') }}
     group by prompt_hash
 ),
 
@@ -60,7 +60,7 @@ ranked as (
         first_value(event_id) over (
             partition by screen_reason, content_key order by created_at, event_id, record_id
         ) as kept_event_id
-    from (select record_id, screen_reason, content_key, created_at, event_id from screened)
+    from (select record_id, screen_reason, content_key, created_at, event_id from screened) as sort_keys
 )
 
 select

@@ -60,7 +60,7 @@ decided as (
         case
             when d.delivery > 1 and d.content_hash = d.first_content_hash then 'duplicate_redelivery'
             when d.delivery > 1 then 'event_id_conflict'
-            when e.consent_training is distinct from true then 'consent'
+            when not coalesce(e.consent_training, false) then 'consent'
             when x.user_id is not null then 'deletion'
             when length(e.prompt_json) > {{ var('max_prompt_chars') }} then 'length:prompt'
             when r.max_response_chars > {{ var('max_response_chars') }} then 'length:response'
@@ -70,7 +70,7 @@ decided as (
         end as reason,
         case
             when d.delivery > 1 then 'first delivered as record ' || d.first_record_id
-            when e.consent_training is distinct from true then 'consent_training is not true'
+            when not coalesce(e.consent_training, false) then 'consent_training is not true'
             when x.user_id is not null then 'user ' || e.user_id || ' asked for deletion'
             when length(e.prompt_json) > {{ var('max_prompt_chars') }}
                 then 'prompt is ' || cast(length(e.prompt_json) as {{ dbt.type_string() }}) || ' chars'

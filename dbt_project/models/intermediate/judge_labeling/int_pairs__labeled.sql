@@ -10,7 +10,7 @@ with candidates as (
 ),
 
 verdicts as (
-    select * from {{ source('prefline', 'judge_verdicts') }}
+    select * from {{ ref('stg_judge__verdicts') }}
 ),
 
 labeled as (

@@ -12,7 +12,7 @@ paired as (
 
 first_response as (
     select record_id, content = '' as is_empty, response_hash, model
-    from {{ source('prefline', 'normalized_responses') }}
+    from {{ ref('stg_normalization__responses') }}
     where position = 0
 ),
 
@@ -45,10 +45,6 @@ select
     category,
     template_id,
     policy_version,
-    case
-        when {{ hash_bucket("'" ~ var('split_salt') ~ "|' || cluster_id", 10000) }}
-             < {{ (var('test_fraction') * 10000) | int }}
-        then 'test' else 'train'
-    end as split
+    {{ split_of('cluster_id') }} as split
 from labeled
 where desirable is not null

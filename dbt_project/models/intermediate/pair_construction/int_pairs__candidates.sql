@@ -55,11 +55,7 @@ pairs as (
         n_source_events,
         partition_date,
         first_seen_at,
-        case
-            when {{ hash_bucket("'" ~ var('split_salt') ~ "|' || cluster_id", 10000) }}
-                 < {{ (var('test_fraction') * 10000) | int }}
-            then 'test' else 'train'
-        end as split
+        {{ split_of('cluster_id') }} as split
     from ranked
     where source_rank = 1
 ),

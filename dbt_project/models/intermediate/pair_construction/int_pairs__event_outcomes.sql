@@ -16,7 +16,7 @@ kto as (
 
 empty_responses as (
     select distinct record_id
-    from {{ source('prefline', 'normalized_responses') }}
+    from {{ ref('stg_normalization__responses') }}
     where content = ''
 )
 

@@ -10,7 +10,7 @@ with events as (
 ),
 
 responses as (
-    select * from {{ source('prefline', 'normalized_responses') }}
+    select * from {{ ref('stg_normalization__responses') }}
 ),
 
 event_responses as (
@@ -21,7 +21,7 @@ event_responses as (
 
 edited as (
     select record_id, edited_content = '' as is_empty
-    from {{ source('prefline', 'normalized_events') }}
+    from {{ ref('stg_normalization__events') }}
     where edited_hash is not null
 ),
 
@@ -90,7 +90,7 @@ edits as (
     is cut first: the join is K x K per prompt, not quadratic in the prompt's ratings. -#}
 {{ kind }}_hi as (
     select * from (
-        select *, dense_rank() over (partition by prompt_hash order by score desc, response_hash) as side_rank
+        select *, dense_rank() over (partition by prompt_hash order by score desc, response_hash asc) as side_rank
         from {{ kind }}_scored
     ) where side_rank <= {{ var('max_pairs_per_prompt') }}
 ),
@@ -113,7 +113,7 @@ edits as (
         lo.response_hash as b_hash, lo.model as b_model, lo.is_empty as b_empty,
         dense_rank() over (
             partition by hi.prompt_hash
-            order by hi.score - lo.score desc, hi.response_hash, lo.response_hash
+            order by hi.score - lo.score desc, hi.response_hash asc, lo.response_hash asc
         ) as rank_in_prompt
     from {{ kind }}_hi hi
     inner join {{ kind }}_lo lo

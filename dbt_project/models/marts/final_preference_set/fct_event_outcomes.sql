@@ -4,15 +4,15 @@
 
 with captured as (
     select record_id, event_id, partition_date, source_file, source_line
-    from {{ source('prefline', 'raw_feedback_events') }}
+    from {{ ref('stg_feedback__events') }}
     union all
     select record_id, event_id, partition_date, source_file, source_line
-    from {{ source('prefline', 'raw_quarantine') }}
+    from {{ ref('stg_feedback__quarantine') }}
 ),
 
 quarantined as (
     select record_id, 'capture' as stage, reason, detail
-    from {{ source('prefline', 'raw_quarantine') }}
+    from {{ ref('stg_feedback__quarantine') }}
 ),
 
 stage_drops as (
@@ -20,7 +20,7 @@ stage_drops as (
     from {{ ref('int_feedback__filtered') }} where not kept
     union all
     select record_id, 'template_normalization', reason, detail
-    from {{ source('prefline', 'normalization_rejections') }}
+    from {{ ref('stg_normalization__rejections') }}
     union all
     select record_id, 'dedup', reason, detail
     from {{ ref('int_events__deduped') }} where not kept

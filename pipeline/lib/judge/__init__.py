@@ -1,9 +1,0 @@
-"""Judges for pairs nobody labeled: the interface, a reward-model judge, an OpenAI-compatible
-HTTP judge, and the both-orders runner with its cache and bias metrics."""
-
-from pipeline.lib.judge.base import Judge, JudgeItem, Verdict
-from pipeline.lib.judge.openai_compat import OpenAICompatibleJudge, parse_verdict
-from pipeline.lib.judge.reward_model import RewardModelJudge
-from pipeline.lib.judge.runner import judge_pairs
-
-__all__ = ["Judge", "JudgeItem", "Verdict", "OpenAICompatibleJudge", "RewardModelJudge", "judge_pairs", "parse_verdict"]

@@ -1,0 +1,11 @@
+"""Pair construction: pairwise, edit, rating and thumbs events into (chosen, rejected) pairs and
+KTO rows, split by near-duplicate cluster (dbt_project/models/intermediate/pair_construction/);
+this folder holds their GX suites."""
+
+from dagster import Definitions, load_asset_checks_from_modules
+
+
+def defs() -> Definitions:
+    from pipeline.pair_construction import checks
+
+    return Definitions(asset_checks=load_asset_checks_from_modules([checks]))

@@ -1,0 +1,24 @@
+"""Blocking checks on pair construction: pairs with two different sides, a split and a label
+source, KTO rows, and an outcome for every kept event."""
+
+from pipeline.core.checks import warehouse_suite
+
+links_suite = warehouse_suite(
+    "int_pairs__links", "select pair_id, record_id, a_hash <> b_hash as sides_differ from int_pairs__links"
+)
+
+candidates_suite = warehouse_suite(
+    "int_pairs__candidates",
+    "select pair_id, split, label_source, n_source_events, "
+    "needs_judge = (label_source = 'ai_judge') as judge_rule_consistent from int_pairs__candidates",
+)
+
+kto_candidates_suite = warehouse_suite(
+    "int_kto__candidates", "select kto_id, desirable, split from int_kto__candidates"
+)
+
+outcomes_suite = warehouse_suite(
+    "int_pairs__event_outcomes",
+    "select record_id, outcome, (outcome <> 'rejected') or reason is not null as rejected_has_reason "
+    "from int_pairs__event_outcomes",
+)
