@@ -97,7 +97,11 @@ Write seeded synthetic feedback events into landing/<day>/, one file per chat fo
 deletion requests for a few users under control/. Each day mixes every event type and the
 messes of a production feed (redeliveries, re-logged conversations, reused ids, opt-outs,
 malformed records). The same arguments always write the same bytes; use it for load tests
-and benchmarks.""",
+and benchmarks. By default texts are recombined from a fixed pool of a few thousand real
+prompts and replies (the pool mode: a large day repeats its prompts); --realistic composes
+every prompt and reply from the bundled HH-RLHF and OASST text (Markov chains with real
+lengths), so a day's texts are nearly all distinct, with a product's event mix (mostly
+thumbs and regenerations), a few % re-asked prompts, PII and junk.""",
     "sample": """\
 Write the bundled sample into $PREFLINE_HOME: three days of landing data (the 2,312 real
 HH-RLHF harmless-base pairs as pairwise events, ~3,000 generated events of every type, a few
@@ -145,7 +149,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from pipeline.lib.generate import write_landing
 
     summary = write_landing(
-        paths.landing_dir(), n=args.events, days=args.days, start=args.start, seed=args.seed
+        paths.landing_dir(), n=args.events, days=args.days, start=args.start, seed=args.seed,
+        mode="realistic" if args.realistic else "pool",
     )
     print(f"wrote {summary} under {paths.landing_dir()}")
     return 0
@@ -355,12 +360,16 @@ def build_parser() -> argparse.ArgumentParser:
   prefline generate                                          # 10,000 events on 2026-11-01
   prefline generate --events 100000 --days 3 --start 2026-11-01
   prefline generate --seed 11 && prefline build --all        # another draw, then build it
+  prefline generate --realistic --events 1000000             # a day of distinct texts, for benchmarks
 """)
     p.add_argument("--events", type=int, default=10_000, metavar="N", help="events per day (default: 10000)")
     p.add_argument("--days", type=int, default=1, metavar="N", help="consecutive days to write (default: 1)")
     p.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 1), metavar="YYYY-MM-DD",
                    help="first day (default: 2026-11-01)")
     p.add_argument("--seed", type=int, default=7, help="random seed; the same arguments write the same bytes (default: 7)")
+    p.add_argument("--realistic", action="store_true",
+                   help="compose distinct prompts and replies from the bundled real text, with a product's event "
+                        "mix (default: the pool mode, which recombines a fixed pool of a few thousand real texts)")
     p.set_defaults(func=_cmd_generate)
 
     p = _add(sub, "sample", "write the bundled sample (HH-RLHF + generated events) into $PREFLINE_HOME", """\
