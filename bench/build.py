@@ -1,11 +1,19 @@
 """End-to-end build benchmark: generate N events a day for D days with prefline's generator,
 build through Dagster exactly as a user would (`prefline build`), and report per stage wall
-time, rows in and out, rows/s, and peak memory of the whole process tree.
+time, rows in and out, rows/s, peak memory of the whole process tree, and how many of the
+built prompts and responses are distinct.
 
-    .venv/bin/python bench/build.py --events 10000 --days 1
-    .venv/bin/python bench/build.py --events 100000 --days 30 --nightly   # increment vs full rebuild
+    .venv/bin/python bench/build.py --realistic --events 1000000 --days 1
+    .venv/bin/python bench/build.py --realistic --events 100000 --days 30 --nightly   # increment vs full rebuild
+    .venv/bin/python bench/build.py --events 10000 --days 1                           # pool mode
 
-Results: bench/results/build-<events>x<days>[-nightly].{md,json}
+Two kinds of day (`prefline generate`): --realistic composes every prompt and reply from the
+bundled real text, so nearly all are distinct, with a product's event mix, and the bench home
+gets the bundled eval sets so decontamination has benchmarks to match; without it, the pool
+mode recombines a fixed pool of a few thousand real texts (a large day repeats its prompts,
+so per-text stages see a few thousand texts however many events there are).
+
+Results: bench/results/build-[realistic-]<events>x<days>[-nightly].{md,json}
 """
 
 from __future__ import annotations
@@ -179,39 +187,79 @@ def build(home: Path, env: dict[str, str], args: list[str]) -> dict:
     return run_measured([str(BIN / "prefline"), "build", *args], env)
 
 
+def distinct_texts(home: Path) -> dict[str, float]:
+    """How many of the normalized events' prompts and responses are distinct (by prompt_hash
+    and response_hash), and how many prompts sit in a near-duplicate cluster with another."""
+    import duckdb
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        prompts, distinct_prompts = con.execute(
+            "select count(*), count(distinct prompt_hash) from normalized_events").fetchone()
+        responses, distinct_responses = con.execute(
+            "select count(*), count(distinct response_hash) from normalized_responses").fetchone()
+        tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+        near = None
+        if "prompt_clusters" in tables:
+            near = con.execute("select count(*) from (select prompt_hash, count(*) over (partition by cluster_id) as n "
+                               "from prompt_clusters) where n > 1").fetchone()[0]
+    finally:
+        con.close()
+    out = {"prompt_rows": prompts, "distinct_prompts": distinct_prompts,
+           "distinct_prompt_share": round(distinct_prompts / prompts, 4) if prompts else None,
+           "response_rows": responses, "distinct_responses": distinct_responses,
+           "distinct_response_share": round(distinct_responses / responses, 4) if responses else None}
+    if near is not None:
+        out["prompts_in_near_duplicate_clusters"] = near
+        out["near_duplicate_share"] = round(near / distinct_prompts, 4) if distinct_prompts else None
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=10_000, help="events per day")
     ap.add_argument("--days", type=int, default=1)
     ap.add_argument("--nightly", action="store_true",
                     help="build days-1 days, then time one more day alone vs a full rebuild of all days")
+    ap.add_argument("--realistic", action="store_true",
+                    help="realistic days: distinct texts composed from the bundled real text, a product's event "
+                         "mix, the bundled eval sets in the home (default: the pool mode, a fixed pool of texts)")
     ap.add_argument("--keep", action="store_true", help="keep the PREFLINE_HOME")
     args = ap.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="prefline-bench-"))
     env = {**os.environ, "PREFLINE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
            "GX_ANALYTICS_ENABLED": "False", "PATH": f"{BIN}:{os.environ['PATH']}"}
-    # The generator recombines a fixed pool of real texts: past ~100k events a day most events
-    # repeat one exactly, a day's AI-label share wanders around its 25% gate, and after weeks
-    # of history most near-duplicate clusters are at their pair cap, so few new events survive.
-    # The gates rightly block such data; the bench measures cost, so it lets these through,
-    # the way an operator would, with the reason on record.
-    (home / "prefline.yaml").write_text(
-        "gates:\n  accept:\n"
-        "  - gate: day_duplicate_rate\n"
-        "    reason: bench data recombines a fixed pool of texts, so large days repeat exactly\n"
-        "  - gate: ai_label_share\n"
-        "    reason: bench data; a generated day's AI-label share sits near the gate\n"
-        "  - gate: day_survival_share\n"
-        "    reason: bench data draws on a fixed pool of prompts; after weeks most clusters are at their pair cap\n"
-        "  - gate: day_survival_vs_trailing\n"
-        "    reason: bench data draws on a fixed pool of prompts; later days saturate their clusters' pair caps\n"
-    )
+    if args.realistic:
+        # A deployment has eval sets to keep out of training: decontamination gets real work.
+        sys.path.insert(0, str(ROOT))
+        from pipeline.lib.sample import copy_evalsets
+
+        copy_evalsets(home / "evalsets")
+    else:
+        # The pool mode recombines a fixed pool of real texts: past ~100k events a day most
+        # events repeat one exactly, a day's AI-label share wanders around its 25% gate, and
+        # after weeks of history most near-duplicate clusters are at their pair cap, so few new
+        # events survive. The gates rightly block such data; the bench measures cost, so it lets
+        # these through, the way an operator would, with the reason on record.
+        (home / "prefline.yaml").write_text(
+            "gates:\n  accept:\n"
+            "  - gate: day_duplicate_rate\n"
+            "    reason: bench data recombines a fixed pool of texts, so large days repeat exactly\n"
+            "  - gate: ai_label_share\n"
+            "    reason: bench data; a generated day's AI-label share sits near the gate\n"
+            "  - gate: day_survival_share\n"
+            "    reason: bench data draws on a fixed pool of prompts; after weeks most clusters are at their pair cap\n"
+            "  - gate: day_survival_vs_trailing\n"
+            "    reason: bench data draws on a fixed pool of prompts; later days saturate their clusters' pair caps\n"
+        )
     start = date(2026, 10, 1)
     gen = run_measured([str(BIN / "prefline"), "generate", "--events", str(args.events), "--days", str(args.days),
-                        "--start", start.isoformat()], env)
+                        "--start", start.isoformat()] + (["--realistic"] if args.realistic else []), env)
     days = [(start + timedelta(days=i)).isoformat() for i in range(args.days)]
-    result: dict = {"events_per_day": args.events, "days": args.days, "generate": {k: v for k, v in gen.items() if k != "output"}}
+    result: dict = {"mode": "realistic" if args.realistic else "pool", "events_per_day": args.events,
+                    "days": args.days, "load_before": os.getloadavg(),
+                    "generate": {k: v for k, v in gen.items() if k != "output"}}
 
     phases: dict[str, set[str]] = {}
 
@@ -233,13 +281,16 @@ def main() -> None:
         full = build(home, env, ["--all"])
         result["build"] = {k: v for k, v in full.items() if k != "output"}
         result["events_per_s"] = round(args.events * args.days / full["wall_s"], 1)
+    result["load_after"] = os.getloadavg()
+    result["texts"] = distinct_texts(home)
     steps, rows = stage_table(home, phases.get("nightly"))
     result["steps"] = steps
     result["rows"] = rows
     if args.nightly:
         result["full_rebuild_steps"] = stage_table(home, phases["full_rebuild"])[0]
 
-    name = f"build-{args.events}x{args.days}" + ("-nightly" if args.nightly else "")
+    name = ("build-realistic-" if args.realistic else "build-") + f"{args.events}x{args.days}" + (
+        "-nightly" if args.nightly else "")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -249,9 +300,17 @@ def main() -> None:
         rows = [f"{s[k]:,}" if s.get(k) is not None else "" for k in ("rows_in", "rows_out", "rows_per_s")]
         return f"| {s['step']} | {s['wall_s']} | {' | '.join(rows)} | {s['peak_mb']} |"
 
-    md = [f"# {name}", ""] + header + [line(s) for s in steps]
+    t = result["texts"]
+    texts = [f"Built texts: {t['prompt_rows']:,} prompt rows, {t['distinct_prompts']:,} distinct prompts "
+             f"({t['distinct_prompt_share']:.1%}); {t['response_rows']:,} response rows, "
+             f"{t['distinct_responses']:,} distinct responses ({t['distinct_response_share']:.1%})"
+             + (f"; {t['prompts_in_near_duplicate_clusters']:,} distinct prompts in near-duplicate clusters "
+                f"({t['near_duplicate_share']:.1%})" if "near_duplicate_share" in t else "") + ".",
+             f"Machine load (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in result['load_before'])}; "
+             f"after: {', '.join(f'{x:.2f}' for x in result['load_after'])} (2 cores).", ""]
+    md = [f"# {name}", ""] + texts + header + [line(s) for s in steps]
     if args.nightly:
-        md = [md[0], "", "Steps of the nightly run:"] + md[1:]
+        md = md[:len(texts) + 2] + ["Steps of the nightly run:", ""] + md[len(texts) + 2:]
         md += ["", "Steps of the full rebuild:", ""] + header + [line(s) for s in result["full_rebuild_steps"]]
     md += ["", "```", json.dumps({k: v for k, v in result.items() if k not in ('steps', 'rows', 'full_rebuild_steps')},
                                  indent=2), "```"]
