@@ -180,8 +180,9 @@ def _values(event: Event) -> tuple[tuple, list[tuple]]:
     label_json = _encode(label)
     tags = event.tags
     tags_json = _encode(tags) if tags is not None else None
-    normalized = _replace(event, created_at=created_at.isoformat(), label=Raw(label_json),
-                          schema_version=SCHEMA_VERSION)
+    # The normalized record: the record's own fields with the canonical parts spliced in.
+    normalized = _replace(event, created_at=created_at.isoformat(), prompt=Raw(prompt_json), label=Raw(label_json),
+                          tags=Raw(tags_json) if tags_json is not None else None, schema_version=SCHEMA_VERSION)
     annotator = event.annotator
     values = (
         event_id, event_type, created_at, source, user_id, event.consent_training,
