@@ -126,19 +126,21 @@ def _text(value: str) -> str:
     return value
 
 
-def _created_at(value: str) -> datetime:
+def _created_at(value: str) -> tuple[datetime, str]:
+    """The timestamp in UTC, and as the normalized record writes it (orjson's form)."""
     # The common shape, YYYY-MM-DDTHH:MM:SSZ, parsed directly; any other through the reference.
     if len(value) == 20 and value[19] == "Z" and value[10] == "T" and value.isascii():
         try:
-            return datetime.fromisoformat(value)
+            return datetime.fromisoformat(value), value[:19] + "+00:00"
         except ValueError:
             raise _Fallback from None
-    return parse_created_at(value)
+    utc = parse_created_at(value)
+    return utc, utc.isoformat()
 
 
 def _values(event: Event) -> tuple[tuple, list[tuple]]:
     event_id, event_type = _text(event.event_id), event.event_type
-    created_at = _created_at(event.created_at)
+    created_at, created_iso = _created_at(event.created_at)
     source, user_id = _text(event.source), _text(event.user_id)
     prompt = event.prompt
     if prompt.messages is not None:
@@ -181,7 +183,7 @@ def _values(event: Event) -> tuple[tuple, list[tuple]]:
     tags = event.tags
     tags_json = _encode(tags) if tags is not None else None
     # The normalized record: the record's own fields with the canonical parts spliced in.
-    normalized = _replace(event, created_at=created_at.isoformat(), prompt=Raw(prompt_json), label=Raw(label_json),
+    normalized = _replace(event, created_at=created_iso, prompt=Raw(prompt_json), label=Raw(label_json),
                           tags=Raw(tags_json) if tags_json is not None else None, schema_version=SCHEMA_VERSION)
     annotator = event.annotator
     values = (
