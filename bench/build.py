@@ -13,6 +13,13 @@ gets the bundled eval sets so decontamination has benchmarks to match; without i
 mode recombines a fixed pool of a few thousand real texts (a large day repeats its prompts,
 so per-text stages see a few thousand texts however many events there are).
 
+Per step: wall time, CPU seconds of the process tree (sampled from /proc; on a shared machine
+they vary less than wall time), rows in and out, rows/s and peak memory.
+
+To time another checkout's pipeline code with this bench (a commit before a change, say), put
+it first on PYTHONPATH: `PYTHONPATH=../old-checkout .venv/bin/python bench/build.py ...`; the
+result records the path and commit of the code it measured.
+
 Results: bench/results/build-[realistic-]<events>x<days>[-nightly].{md,json}
 """
 
@@ -33,10 +40,15 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Sum of RSS over a process and all its descendants, from /proc."""
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _tree_usage(pid: int) -> tuple[int, float]:
+    """Sum of RSS (kB) over a process and all its descendants, and the CPU seconds they and
+    the children they have reaped used so far, from /proc."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    ticks: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -50,30 +62,33 @@ def _tree_rss_kb(pid: int) -> int:
             continue
         children.setdefault(ppid, []).append(int(entry))
         rss[int(entry)] = int(vm.split()[1])
-    total, stack = 0, [pid]
+        ticks[int(entry)] = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    total, cpu, stack = 0, 0, [pid]
     while stack:
         p = stack.pop()
         total += rss.get(p, 0)
+        cpu += ticks.get(p, 0)
         stack.extend(children.get(p, []))
-    return total
+    return total, cpu / TICK
 
 
-# (unix time, tree RSS in kB) of every sample of every measured command: per-step peaks
-RSS_SAMPLES: list[tuple[float, int]] = []
+# (unix time, tree RSS in kB, tree CPU seconds) of every sample of every measured command:
+# per-step peaks and CPU time (the machine is shared: CPU seconds vary less than wall time)
+RSS_SAMPLES: list[tuple[float, int, float]] = []
 
 
 def run_measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
     """Run a command; wall time and peak RSS of its process tree (sampled every 50 ms)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = 0
+    peak, cpu = 0, 0.0
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, cpu
         while not done.is_set():
-            rss = _tree_rss_kb(proc.pid)
-            RSS_SAMPLES.append((time.time(), rss))
+            rss, cpu = _tree_usage(proc.pid)
+            RSS_SAMPLES.append((time.time(), rss, cpu))
             peak = max(peak, rss)
             time.sleep(0.05)
 
@@ -85,7 +100,8 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-4000:]}")
-    return {"wall_s": round(wall, 2), "peak_tree_rss_mb": round(peak / 1024, 1), "output": output}
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 1), "peak_tree_rss_mb": round(peak / 1024, 1),
+            "output": output}
 
 
 def stage_table(home: Path, run_ids: set[str] | None = None) -> list[dict]:
@@ -100,11 +116,14 @@ def stage_table(home: Path, run_ids: set[str] | None = None) -> list[dict]:
             for stat in instance.get_run_step_stats(run.run_id):
                 if stat.start_time is None or stat.end_time is None:
                     continue
-                s = steps.setdefault(stat.step_key, {"step": stat.step_key, "wall_s": 0.0, "runs": 0, "peak_mb": 0.0})
+                s = steps.setdefault(stat.step_key, {"step": stat.step_key, "wall_s": 0.0, "cpu_s": 0.0, "runs": 0,
+                                                     "peak_mb": 0.0})
                 s["wall_s"] += stat.end_time - stat.start_time
                 s["runs"] += 1
-                during = [kb for t, kb in RSS_SAMPLES if stat.start_time <= t <= stat.end_time]
-                s["peak_mb"] = max(s["peak_mb"], round(max(during, default=0) / 1024, 1))
+                during = [(kb, cpu) for t, kb, cpu in RSS_SAMPLES if stat.start_time <= t <= stat.end_time]
+                s["peak_mb"] = max(s["peak_mb"], round(max((kb for kb, _ in during), default=0) / 1024, 1))
+                if len(during) > 1:
+                    s["cpu_s"] += during[-1][1] - during[0][1]
         records = instance.get_event_records(
             EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION), limit=100000
         )
@@ -130,6 +149,7 @@ def stage_table(home: Path, run_ids: set[str] | None = None) -> list[dict]:
     upstream = _upstream_tables()
     for s in steps.values():
         s["wall_s"] = round(s["wall_s"], 2)
+        s["cpu_s"] = round(s["cpu_s"], 1)
         assets = step_assets.get(s["step"], set())
         if assets:
             reads = {u for a in assets for u in upstream.get(a, ())} - assets
@@ -257,7 +277,10 @@ def main() -> None:
     gen = run_measured([str(BIN / "prefline"), "generate", "--events", str(args.events), "--days", str(args.days),
                         "--start", start.isoformat()] + (["--realistic"] if args.realistic else []), env)
     days = [(start + timedelta(days=i)).isoformat() for i in range(args.days)]
-    result: dict = {"mode": "realistic" if args.realistic else "pool", "events_per_day": args.events,
+    code = Path(os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or ROOT)
+    commit = subprocess.run(["git", "-C", str(code), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    result: dict = {"code": {"path": str(code), "commit": commit.stdout.strip()},
+                    "mode": "realistic" if args.realistic else "pool", "events_per_day": args.events,
                     "days": args.days, "load_before": os.getloadavg(),
                     "generate": {k: v for k, v in gen.items() if k != "output"}}
 
@@ -294,11 +317,12 @@ def main() -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    header = ["| step | wall s | rows in | rows out | rows/s | peak tree RSS MB |", "|---|---:|---:|---:|---:|---:|"]
+    header = ["| step | wall s | CPU s | rows in | rows out | rows/s | peak tree RSS MB |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
 
     def line(s: dict) -> str:
         rows = [f"{s[k]:,}" if s.get(k) is not None else "" for k in ("rows_in", "rows_out", "rows_per_s")]
-        return f"| {s['step']} | {s['wall_s']} | {' | '.join(rows)} | {s['peak_mb']} |"
+        return f"| {s['step']} | {s['wall_s']} | {s['cpu_s']} | {' | '.join(rows)} | {s['peak_mb']} |"
 
     t = result["texts"]
     texts = [f"Built texts: {t['prompt_rows']:,} prompt rows, {t['distinct_prompts']:,} distinct prompts "
