@@ -1,12 +1,13 @@
-"""The msgspec validator gives what the reference validator gives: the same events rows (content
+"""The msgspec validators give what the reference validator gives: the same events rows (content
 hash included), responses rows and quarantine reasons with their details, record by record
-(an edge corpus of every contract rule), through capture on the bad-input corpus, and on
-generated days of both modes."""
+(an edge corpus of every contract rule, as JSON lines and as decoded CSV/Parquet rows),
+through capture on the bad-input corpus, and on generated days of both modes."""
 
 from __future__ import annotations
 
+import copy
 import json
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
@@ -14,7 +15,7 @@ import pytest
 
 from pipeline.lib.capture import capture_day
 from pipeline.lib.events import ContractError, validate_values
-from pipeline.lib.events_fast import validate_json
+from pipeline.lib.events_fast import validate_json, validate_object
 from pipeline.lib.generate import write_landing
 from tests.badinput import good_event, without, write_corpus
 
@@ -133,7 +134,21 @@ RAW_EDGES = [
 ]
 
 
-def _outcome(validate, raw: bytes):
+# What CSV and Parquet readers hand over: datetimes, struct columns with every key (nulls
+# for the ones a row does not use), besides every JSON-shaped edge above.
+_STRUCT_LABEL = dict.fromkeys(("preferred", "tie", "score", "value", "edited_content", "discarded"))
+OBJECT_EDGES = [e for e in EDGES if isinstance(e, dict)] + [
+    good_event(100, created_at=datetime(2026, 11, 1, 10, tzinfo=timezone.utc)),
+    good_event(101, created_at=datetime(2026, 11, 1, 10, 30, 5, 250, tzinfo=timezone(timedelta(hours=2)))),
+    good_event(102, created_at=datetime(2026, 11, 1, 10)),
+    good_event(103, prompt={"messages": None, "text": "x", "template": None}),
+    good_event(104, event_type="rating", responses=ONE, label={**_STRUCT_LABEL, "score": 3}),
+    good_event(105, label={**_STRUCT_LABEL, "preferred": "b"}),
+    good_event(106, tags={"category": "general"}, annotator={"kind": "end_user", "id": None, "saw_model_draft": None}),
+]
+
+
+def _outcome(validate, raw):
     try:
         return ("ok",) + validate(raw)
     except ContractError as exc:
@@ -149,6 +164,11 @@ def _reference(raw: bytes):
 @pytest.mark.parametrize("raw", [json.dumps(e).encode() for e in EDGES] + RAW_EDGES)
 def test_each_record_gives_the_reference_outcome(raw):
     assert _outcome(validate_json, raw) == _outcome(_reference, raw)
+
+
+@pytest.mark.parametrize("obj", OBJECT_EDGES)
+def test_each_decoded_record_gives_the_reference_outcome(obj):
+    assert _outcome(validate_object, copy.deepcopy(obj)) == _outcome(validate_values, copy.deepcopy(obj))
 
 
 def test_the_edge_corpus_exercises_both_outcomes():

@@ -51,7 +51,7 @@ from pipeline.lib.events import (
     ContractError,
     validate_values,
 )
-from pipeline.lib.events_fast import validate_json
+from pipeline.lib.events_fast import validate_json, validate_object
 
 BATCH_ROWS = 50_000
 BATCH_INPUT_BYTES = 64 << 20
@@ -60,8 +60,9 @@ PARQUET_BATCH_ROWS = 10_000
 KEPT_PREFIX_BYTES = 64 << 10
 SKIP_CHUNK_BYTES = 1 << 20
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet", ".csv")
-# "fast": jsonl records go undecoded to events_fast.validate_json (msgspec); "reference":
-# orjson.loads + events.validate_values. Both give the same rows (tests/test_events_fast.py).
+# "fast": jsonl records go undecoded to events_fast.validate_json (msgspec), CSV and Parquet
+# rows to validate_object; "reference": orjson.loads + events.validate_values. Both give the
+# same rows (tests/test_events_fast.py).
 VALIDATORS = ("fast", "reference")
 CSV_BOOLEANS = {"true": True, "false": False}
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -211,8 +212,10 @@ class _BatchBuilder:
         return batch
 
 
-def _capture_items(items: Iterable[Item], day: str, rel: str, stats: FileStats, out: _BatchBuilder) -> Iterator[None]:
+def _capture_items(items: Iterable[Item], day: str, rel: str, stats: FileStats, out: _BatchBuilder,
+                   validator: str = "fast") -> Iterator[None]:
     """Validate one file's items into `out`; yields whenever the batch is full."""
+    validate = validate_object if validator == "fast" else validate_values
     md5 = hashlib.md5
     id_prefix = f"{day}|{rel}|"
     for line, obj, raw, reason, detail in items:
@@ -223,7 +226,7 @@ def _capture_items(items: Iterable[Item], day: str, rel: str, stats: FileStats, 
             out.input_bytes += len(raw)
         if reason is None:
             try:
-                values, responses = validate_values(obj) if obj is not None else validate_json(raw)
+                values, responses = validate(obj) if obj is not None else validate_json(raw)
             except ContractError as exc:
                 reason, detail = exc.reason, exc.detail
                 if obj is None:
@@ -433,7 +436,7 @@ def _capture_batches(
     out = _BatchBuilder(day, batch_rows)
     for path, rel in files:
         stats = FileStats(rel)
-        for _ in _capture_items(file_items(path, max_record_bytes, validator), day, rel, stats, out):
+        for _ in _capture_items(file_items(path, max_record_bytes, validator), day, rel, stats, out, validator):
             yield out.take()
         out.finished.append(stats)
     yield out.take()

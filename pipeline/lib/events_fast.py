@@ -8,7 +8,8 @@ never a boolean, 5.0 never an integer), unknown fields rejected, and the label d
 struct of its event type. The structs declare their fields in sorted order and leave out
 absent values, so encoding one gives the canonical JSON the reference builds with
 orjson.OPT_SORT_KEYS after dropping nulls; the content hash is the md5 of the normalized
-record encoded in one call, not assembled field by field.
+record encoded in one call, not assembled field by field. `validate_object(obj)` does the
+same for a record a CSV or Parquet reader has decoded (msgspec.convert, equally strict).
 
 A record msgspec rejects, or one that breaks a rule the structs do not express (a
 whitespace-only id, a response id used twice, a label naming a response that is not there, a
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
@@ -105,14 +106,30 @@ class Event(Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True
     user_id: str
 
 
+class EventObject(Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
+    """A record already decoded by a CSV or Parquet reader: `created_at` may be a datetime
+    (a Parquet timestamp column), and the label is converted with its event type's struct."""
+
+    annotator: Annotator | None = None
+    consent_training: bool
+    created_at: Any
+    event_id: str
+    event_type: Literal["pairwise", "rating", "thumbs", "edit", "regenerate"]
+    label: dict
+    policy_version: str | None = None
+    prompt: Prompt
+    responses: Annotated[list[Response], Meta(min_length=1)]
+    schema_version: Literal[1] | None | UnsetType = UNSET
+    source: str
+    tags: dict[str, str] | None = None
+    user_id: str
+
+
+LABELS = {"pairwise": PairwiseLabel, "rating": RatingLabel, "thumbs": ThumbsLabel, "edit": EditLabel,
+          "regenerate": RegenerateLabel}
 _DECODE_EVENT = msgspec.json.Decoder(Event).decode
-_DECODE_LABEL = {
-    "pairwise": msgspec.json.Decoder(PairwiseLabel).decode,
-    "rating": msgspec.json.Decoder(RatingLabel).decode,
-    "thumbs": msgspec.json.Decoder(ThumbsLabel).decode,
-    "edit": msgspec.json.Decoder(EditLabel).decode,
-    "regenerate": msgspec.json.Decoder(RegenerateLabel).decode,
-}
+_DECODE_LABEL = {name: msgspec.json.Decoder(struct).decode for name, struct in LABELS.items()}
+_convert = msgspec.convert
 _ENCODER = msgspec.json.Encoder(order="sorted")
 _encode = _ENCODER.encode
 _replace = msgspec.structs.replace
@@ -126,10 +143,10 @@ def _text(value: str) -> str:
     return value
 
 
-def _created_at(value: str) -> tuple[datetime, str]:
+def _created_at(value: Any) -> tuple[datetime, str]:
     """The timestamp in UTC, and as the normalized record writes it (orjson's form)."""
     # The common shape, YYYY-MM-DDTHH:MM:SSZ, parsed directly; any other through the reference.
-    if len(value) == 20 and value[19] == "Z" and value[10] == "T" and value.isascii():
+    if type(value) is str and len(value) == 20 and value[19] == "Z" and value[10] == "T" and value.isascii():
         try:
             return datetime.fromisoformat(value), value[:19] + "+00:00"
         except ValueError:
@@ -138,7 +155,7 @@ def _created_at(value: str) -> tuple[datetime, str]:
     return utc, utc.isoformat()
 
 
-def _values(event: Event) -> tuple[tuple, list[tuple]]:
+def _values(event: Event | EventObject, label: Struct) -> tuple[tuple, list[tuple]]:
     event_id, event_type = _text(event.event_id), event.event_type
     created_at, created_iso = _created_at(event.created_at)
     source, user_id = _text(event.source), _text(event.user_id)
@@ -155,7 +172,6 @@ def _values(event: Event) -> tuple[tuple, list[tuple]]:
     ids = {r.response_id for r in responses}
     if len(ids) != n:
         raise _Fallback
-    label = _DECODE_LABEL[event_type](event.label)
     preferred = tie = score = thumb = edited = discarded = None
     if event_type == "pairwise":
         if label.tie:
@@ -205,7 +221,18 @@ def _values(event: Event) -> tuple[tuple, list[tuple]]:
 def validate_json(raw: bytes) -> tuple[tuple, list[tuple]]:
     """One JSON record: what `validate_values(orjson.loads(raw))` returns or raises."""
     try:
-        return _values(_DECODE_EVENT(raw))
+        event = _DECODE_EVENT(raw)
+        return _values(event, _DECODE_LABEL[event.event_type](event.label))
     except _REJECTED:
         pass
     return validate_values(orjson.loads(raw))
+
+
+def validate_object(obj: Any) -> tuple[tuple, list[tuple]]:
+    """One decoded record (a CSV or Parquet row): what `validate_values(obj)` returns or raises."""
+    try:
+        event = _convert(obj, EventObject)
+        return _values(event, _convert(event.label, LABELS[event.event_type]))
+    except _REJECTED:
+        pass
+    return validate_values(obj)
