@@ -20,7 +20,7 @@ To time another checkout's pipeline code with this bench (a commit before a chan
 it first on PYTHONPATH: `PYTHONPATH=../old-checkout .venv/bin/python bench/build.py ...`; the
 result records the path and commit of the code it measured.
 
-Results: bench/results/build-[realistic-]<events>x<days>[-nightly].{md,json}
+Results: bench/results/build-[realistic-]<events>x<days>[-nightly][-TAG].{md,json}
 """
 
 from __future__ import annotations
@@ -244,6 +244,7 @@ def main() -> None:
     ap.add_argument("--realistic", action="store_true",
                     help="realistic days: distinct texts composed from the bundled real text, a product's event "
                          "mix, the bundled eval sets in the home (default: the pool mode, a fixed pool of texts)")
+    ap.add_argument("--tag", help="appended to the result file names (build-...-TAG), to keep a run beside another")
     ap.add_argument("--keep", action="store_true", help="keep the PREFLINE_HOME")
     args = ap.parse_args()
 
@@ -313,7 +314,7 @@ def main() -> None:
         result["full_rebuild_steps"] = stage_table(home, phases["full_rebuild"])[0]
 
     name = ("build-realistic-" if args.realistic else "build-") + f"{args.events}x{args.days}" + (
-        "-nightly" if args.nightly else "")
+        "-nightly" if args.nightly else "") + (f"-{args.tag}" if args.tag else "")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
