@@ -229,8 +229,6 @@ def _capture_items(items: Iterable[Item], day: str, rel: str, stats: FileStats, 
                 values, responses = validate(obj) if obj is not None else validate_json(raw)
             except ContractError as exc:
                 reason, detail = exc.reason, exc.detail
-                if obj is None:
-                    obj = orjson.loads(raw)  # for the event id
             except orjson.JSONDecodeError as exc:
                 reason, detail = _json_problem(raw, exc)
             else:
@@ -242,6 +240,11 @@ def _capture_items(items: Iterable[Item], day: str, rel: str, stats: FileStats, 
                 if out.full():
                     yield
                 continue
+        if obj is None and type(raw) is bytes:  # a jsonl record left undecoded for the fast validator
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                pass
         event_id = obj.get("event_id") if type(obj) is dict else None
         stats.quarantined += 1
         out.quarantine_ids.append(record_id)
