@@ -1,11 +1,26 @@
 """End-to-end build benchmark: generate N events a day for D days with prefline's generator,
 build through Dagster exactly as a user would (`prefline build`), and report per stage wall
-time, rows in and out, rows/s, and peak memory of the whole process tree.
+time, rows in and out, rows/s, peak memory of the whole process tree, and how many of the
+built prompts and responses are distinct.
 
-    .venv/bin/python bench/build.py --events 10000 --days 1
-    .venv/bin/python bench/build.py --events 100000 --days 30 --nightly   # increment vs full rebuild
+    .venv/bin/python bench/build.py --realistic --events 1000000 --days 1
+    .venv/bin/python bench/build.py --realistic --events 100000 --days 30 --nightly   # increment vs full rebuild
+    .venv/bin/python bench/build.py --events 10000 --days 1                           # pool mode
 
-Results: bench/results/build-<events>x<days>[-nightly].{md,json}
+Two kinds of day (`prefline generate`): --realistic composes every prompt and reply from the
+bundled real text, so nearly all are distinct, with a product's event mix, and the bench home
+gets the bundled eval sets so decontamination has benchmarks to match; without it, the pool
+mode recombines a fixed pool of a few thousand real texts (a large day repeats its prompts,
+so per-text stages see a few thousand texts however many events there are).
+
+Per step: wall time, CPU seconds of the process tree (sampled from /proc; on a shared machine
+they vary less than wall time), rows in and out, rows/s and peak memory.
+
+To time another checkout's pipeline code with this bench (a commit before a change, say), put
+it first on PYTHONPATH: `PYTHONPATH=../old-checkout .venv/bin/python bench/build.py ...`; the
+result records the path and commit of the code it measured.
+
+Results: bench/results/build-[realistic-]<events>x<days>[-nightly][-TAG].{md,json}
 """
 
 from __future__ import annotations
@@ -25,10 +40,15 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Sum of RSS over a process and all its descendants, from /proc."""
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _tree_usage(pid: int) -> tuple[int, float]:
+    """Sum of RSS (kB) over a process and all its descendants, and the CPU seconds they and
+    the children they have reaped used so far, from /proc."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    ticks: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -42,30 +62,33 @@ def _tree_rss_kb(pid: int) -> int:
             continue
         children.setdefault(ppid, []).append(int(entry))
         rss[int(entry)] = int(vm.split()[1])
-    total, stack = 0, [pid]
+        ticks[int(entry)] = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    total, cpu, stack = 0, 0, [pid]
     while stack:
         p = stack.pop()
         total += rss.get(p, 0)
+        cpu += ticks.get(p, 0)
         stack.extend(children.get(p, []))
-    return total
+    return total, cpu / TICK
 
 
-# (unix time, tree RSS in kB) of every sample of every measured command: per-step peaks
-RSS_SAMPLES: list[tuple[float, int]] = []
+# (unix time, tree RSS in kB, tree CPU seconds) of every sample of every measured command:
+# per-step peaks and CPU time (the machine is shared: CPU seconds vary less than wall time)
+RSS_SAMPLES: list[tuple[float, int, float]] = []
 
 
 def run_measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
     """Run a command; wall time and peak RSS of its process tree (sampled every 50 ms)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = 0
+    peak, cpu = 0, 0.0
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, cpu
         while not done.is_set():
-            rss = _tree_rss_kb(proc.pid)
-            RSS_SAMPLES.append((time.time(), rss))
+            rss, cpu = _tree_usage(proc.pid)
+            RSS_SAMPLES.append((time.time(), rss, cpu))
             peak = max(peak, rss)
             time.sleep(0.05)
 
@@ -77,7 +100,8 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-4000:]}")
-    return {"wall_s": round(wall, 2), "peak_tree_rss_mb": round(peak / 1024, 1), "output": output}
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 1), "peak_tree_rss_mb": round(peak / 1024, 1),
+            "output": output}
 
 
 def stage_table(home: Path, run_ids: set[str] | None = None) -> list[dict]:
@@ -92,11 +116,14 @@ def stage_table(home: Path, run_ids: set[str] | None = None) -> list[dict]:
             for stat in instance.get_run_step_stats(run.run_id):
                 if stat.start_time is None or stat.end_time is None:
                     continue
-                s = steps.setdefault(stat.step_key, {"step": stat.step_key, "wall_s": 0.0, "runs": 0, "peak_mb": 0.0})
+                s = steps.setdefault(stat.step_key, {"step": stat.step_key, "wall_s": 0.0, "cpu_s": 0.0, "runs": 0,
+                                                     "peak_mb": 0.0})
                 s["wall_s"] += stat.end_time - stat.start_time
                 s["runs"] += 1
-                during = [kb for t, kb in RSS_SAMPLES if stat.start_time <= t <= stat.end_time]
-                s["peak_mb"] = max(s["peak_mb"], round(max(during, default=0) / 1024, 1))
+                during = [(kb, cpu) for t, kb, cpu in RSS_SAMPLES if stat.start_time <= t <= stat.end_time]
+                s["peak_mb"] = max(s["peak_mb"], round(max((kb for kb, _ in during), default=0) / 1024, 1))
+                if len(during) > 1:
+                    s["cpu_s"] += during[-1][1] - during[0][1]
         records = instance.get_event_records(
             EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION), limit=100000
         )
@@ -122,6 +149,7 @@ def stage_table(home: Path, run_ids: set[str] | None = None) -> list[dict]:
     upstream = _upstream_tables()
     for s in steps.values():
         s["wall_s"] = round(s["wall_s"], 2)
+        s["cpu_s"] = round(s["cpu_s"], 1)
         assets = step_assets.get(s["step"], set())
         if assets:
             reads = {u for a in assets for u in upstream.get(a, ())} - assets
@@ -179,39 +207,83 @@ def build(home: Path, env: dict[str, str], args: list[str]) -> dict:
     return run_measured([str(BIN / "prefline"), "build", *args], env)
 
 
+def distinct_texts(home: Path) -> dict[str, float]:
+    """How many of the normalized events' prompts and responses are distinct (by prompt_hash
+    and response_hash), and how many prompts sit in a near-duplicate cluster with another."""
+    import duckdb
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        prompts, distinct_prompts = con.execute(
+            "select count(*), count(distinct prompt_hash) from normalized_events").fetchone()
+        responses, distinct_responses = con.execute(
+            "select count(*), count(distinct response_hash) from normalized_responses").fetchone()
+        tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+        near = None
+        if "prompt_clusters" in tables:
+            near = con.execute("select count(*) from (select prompt_hash, count(*) over (partition by cluster_id) as n "
+                               "from prompt_clusters) where n > 1").fetchone()[0]
+    finally:
+        con.close()
+    out = {"prompt_rows": prompts, "distinct_prompts": distinct_prompts,
+           "distinct_prompt_share": round(distinct_prompts / prompts, 4) if prompts else None,
+           "response_rows": responses, "distinct_responses": distinct_responses,
+           "distinct_response_share": round(distinct_responses / responses, 4) if responses else None}
+    if near is not None:
+        out["prompts_in_near_duplicate_clusters"] = near
+        out["near_duplicate_share"] = round(near / distinct_prompts, 4) if distinct_prompts else None
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=10_000, help="events per day")
     ap.add_argument("--days", type=int, default=1)
     ap.add_argument("--nightly", action="store_true",
                     help="build days-1 days, then time one more day alone vs a full rebuild of all days")
+    ap.add_argument("--realistic", action="store_true",
+                    help="realistic days: distinct texts composed from the bundled real text, a product's event "
+                         "mix, the bundled eval sets in the home (default: the pool mode, a fixed pool of texts)")
+    ap.add_argument("--tag", help="appended to the result file names (build-...-TAG), to keep a run beside another")
     ap.add_argument("--keep", action="store_true", help="keep the PREFLINE_HOME")
     args = ap.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="prefline-bench-"))
     env = {**os.environ, "PREFLINE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
            "GX_ANALYTICS_ENABLED": "False", "PATH": f"{BIN}:{os.environ['PATH']}"}
-    # The generator recombines a fixed pool of real texts: past ~100k events a day most events
-    # repeat one exactly, a day's AI-label share wanders around its 25% gate, and after weeks
-    # of history most near-duplicate clusters are at their pair cap, so few new events survive.
-    # The gates rightly block such data; the bench measures cost, so it lets these through,
-    # the way an operator would, with the reason on record.
-    (home / "prefline.yaml").write_text(
-        "gates:\n  accept:\n"
-        "  - gate: day_duplicate_rate\n"
-        "    reason: bench data recombines a fixed pool of texts, so large days repeat exactly\n"
-        "  - gate: ai_label_share\n"
-        "    reason: bench data; a generated day's AI-label share sits near the gate\n"
-        "  - gate: day_survival_share\n"
-        "    reason: bench data draws on a fixed pool of prompts; after weeks most clusters are at their pair cap\n"
-        "  - gate: day_survival_vs_trailing\n"
-        "    reason: bench data draws on a fixed pool of prompts; later days saturate their clusters' pair caps\n"
-    )
+    if args.realistic:
+        # A deployment has eval sets to keep out of training: decontamination gets real work.
+        sys.path.insert(0, str(ROOT))
+        from pipeline.synth.sample import copy_evalsets
+
+        copy_evalsets(home / "evalsets")
+    else:
+        # The pool mode recombines a fixed pool of real texts: past ~100k events a day most
+        # events repeat one exactly, a day's AI-label share wanders around its 25% gate, and
+        # after weeks of history most near-duplicate clusters are at their pair cap, so few new
+        # events survive. The gates rightly block such data; the bench measures cost, so it lets
+        # these through, the way an operator would, with the reason on record.
+        (home / "prefline.yaml").write_text(
+            "gates:\n  accept:\n"
+            "  - gate: day_duplicate_rate\n"
+            "    reason: bench data recombines a fixed pool of texts, so large days repeat exactly\n"
+            "  - gate: ai_label_share\n"
+            "    reason: bench data; a generated day's AI-label share sits near the gate\n"
+            "  - gate: day_survival_share\n"
+            "    reason: bench data draws on a fixed pool of prompts; after weeks most clusters are at their pair cap\n"
+            "  - gate: day_survival_vs_trailing\n"
+            "    reason: bench data draws on a fixed pool of prompts; later days saturate their clusters' pair caps\n"
+        )
     start = date(2026, 10, 1)
     gen = run_measured([str(BIN / "prefline"), "generate", "--events", str(args.events), "--days", str(args.days),
-                        "--start", start.isoformat()], env)
+                        "--start", start.isoformat()] + (["--realistic"] if args.realistic else []), env)
     days = [(start + timedelta(days=i)).isoformat() for i in range(args.days)]
-    result: dict = {"events_per_day": args.events, "days": args.days, "generate": {k: v for k, v in gen.items() if k != "output"}}
+    code = Path(os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or ROOT)
+    commit = subprocess.run(["git", "-C", str(code), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    result: dict = {"code": {"path": str(code), "commit": commit.stdout.strip()},
+                    "mode": "realistic" if args.realistic else "pool", "events_per_day": args.events,
+                    "days": args.days, "load_before": os.getloadavg(),
+                    "generate": {k: v for k, v in gen.items() if k != "output"}}
 
     phases: dict[str, set[str]] = {}
 
@@ -233,25 +305,37 @@ def main() -> None:
         full = build(home, env, ["--all"])
         result["build"] = {k: v for k, v in full.items() if k != "output"}
         result["events_per_s"] = round(args.events * args.days / full["wall_s"], 1)
+    result["load_after"] = os.getloadavg()
+    result["texts"] = distinct_texts(home)
     steps, rows = stage_table(home, phases.get("nightly"))
     result["steps"] = steps
     result["rows"] = rows
     if args.nightly:
         result["full_rebuild_steps"] = stage_table(home, phases["full_rebuild"])[0]
 
-    name = f"build-{args.events}x{args.days}" + ("-nightly" if args.nightly else "")
+    name = ("build-realistic-" if args.realistic else "build-") + f"{args.events}x{args.days}" + (
+        "-nightly" if args.nightly else "") + (f"-{args.tag}" if args.tag else "")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    header = ["| step | wall s | rows in | rows out | rows/s | peak tree RSS MB |", "|---|---:|---:|---:|---:|---:|"]
+    header = ["| step | wall s | CPU s | rows in | rows out | rows/s | peak tree RSS MB |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
 
     def line(s: dict) -> str:
         rows = [f"{s[k]:,}" if s.get(k) is not None else "" for k in ("rows_in", "rows_out", "rows_per_s")]
-        return f"| {s['step']} | {s['wall_s']} | {' | '.join(rows)} | {s['peak_mb']} |"
+        return f"| {s['step']} | {s['wall_s']} | {s['cpu_s']} | {' | '.join(rows)} | {s['peak_mb']} |"
 
-    md = [f"# {name}", ""] + header + [line(s) for s in steps]
+    t = result["texts"]
+    texts = [f"Built texts: {t['prompt_rows']:,} prompt rows, {t['distinct_prompts']:,} distinct prompts "
+             f"({t['distinct_prompt_share']:.1%}); {t['response_rows']:,} response rows, "
+             f"{t['distinct_responses']:,} distinct responses ({t['distinct_response_share']:.1%})"
+             + (f"; {t['prompts_in_near_duplicate_clusters']:,} distinct prompts in near-duplicate clusters "
+                f"({t['near_duplicate_share']:.1%})" if "near_duplicate_share" in t else "") + ".",
+             f"Machine load (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in result['load_before'])}; "
+             f"after: {', '.join(f'{x:.2f}' for x in result['load_after'])} (2 cores).", ""]
+    md = [f"# {name}", ""] + texts + header + [line(s) for s in steps]
     if args.nightly:
-        md = [md[0], "", "Steps of the nightly run:"] + md[1:]
+        md = md[:len(texts) + 2] + ["Steps of the nightly run:", ""] + md[len(texts) + 2:]
         md += ["", "Steps of the full rebuild:", ""] + header + [line(s) for s in result["full_rebuild_steps"]]
     md += ["", "```", json.dumps({k: v for k, v in result.items() if k not in ('steps', 'rows', 'full_rebuild_steps')},
                                  indent=2), "```"]

@@ -54,6 +54,7 @@ from pipeline.capture.contract import (
     ContractError,
     validate_values,
 )
+from pipeline.capture.contract_fast import validate_json, validate_object
 
 BATCH_ROWS = 50_000
 BATCH_INPUT_BYTES = 64 << 20
@@ -62,6 +63,10 @@ PARQUET_BATCH_ROWS = 10_000
 KEPT_PREFIX_BYTES = 64 << 10
 SKIP_CHUNK_BYTES = 1 << 20
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet", ".csv")
+# "fast": jsonl records go undecoded to contract_fast.validate_json (msgspec), CSV and Parquet
+# rows to validate_object; "reference": orjson.loads + events.validate_values. Both give the
+# same rows (tests/test_events_fast.py).
+VALIDATORS = ("fast", "reference")
 CSV_BOOLEANS = {"true": True, "false": False}
 UTF8_BOM = b"\xef\xbb\xbf"
 CREATED_AT = EVENT_COLUMNS.index("created_at")
@@ -127,7 +132,8 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 
 # A landing item: (line, decoded record or None, raw input kept for quarantine, reason, detail).
-# reason None means the record still has to meet the contract.
+# reason None means the record still has to meet the contract; with no decoded record, the
+# raw bytes are a JSON record still to decode.
 Item = tuple[int, Any, Any, "str | None", "str | None"]
 
 
@@ -215,8 +221,10 @@ class _BatchBuilder:
         return batch
 
 
-def _capture_items(items: Iterable[Item], day: str, rel: str, stats: FileStats, out: _BatchBuilder) -> Iterator[None]:
+def _capture_items(items: Iterable[Item], day: str, rel: str, stats: FileStats, out: _BatchBuilder,
+                   validator: str = "fast") -> Iterator[None]:
     """Validate one file's items into `out`; yields whenever the batch is full."""
+    validate = validate_object if validator == "fast" else validate_values
     md5 = hashlib.md5
     id_prefix = f"{day}|{rel}|"
     for line, obj, raw, reason, detail in items:
@@ -227,9 +235,11 @@ def _capture_items(items: Iterable[Item], day: str, rel: str, stats: FileStats, 
             out.input_bytes += len(raw)
         if reason is None:
             try:
-                values, responses = validate_values(obj)
+                values, responses = validate(obj) if obj is not None else validate_json(raw)
             except ContractError as exc:
                 reason, detail = exc.reason, exc.detail
+            except orjson.JSONDecodeError as exc:
+                reason, detail = _json_problem(raw, exc)
             else:
                 if values[CREATED_AT] >= out.future:
                     reason, detail = "created_at_future", (
@@ -244,6 +254,11 @@ def _capture_items(items: Iterable[Item], day: str, rel: str, stats: FileStats, 
                 if out.full():
                     yield
                 continue
+        if obj is None and type(raw) is bytes:  # a jsonl record left undecoded for the fast validator
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                pass
         event_id = obj.get("event_id") if type(obj) is dict else None
         stats.quarantined += 1
         out.quarantine_ids.append(record_id)
@@ -271,7 +286,8 @@ def _json_problem(raw: bytes, exc: Exception) -> tuple[str, str]:
     return "json_invalid", str(exc)
 
 
-def _jsonl_items(path: Path, max_record_bytes: int) -> Iterator[Item]:
+def _jsonl_items(path: Path, max_record_bytes: int, decode: bool = True) -> Iterator[Item]:
+    """With decode False, records are yielded as raw bytes for validate_json to decode."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
     line = 0
@@ -288,6 +304,10 @@ def _jsonl_items(path: Path, max_record_bytes: int) -> Iterator[Item]:
                     continue
                 if line == 1 and raw.startswith(UTF8_BOM):
                     raw = raw[len(UTF8_BOM):]
+                if not decode:
+                    if not raw.isspace():  # a blank line is not a record
+                        yield line, None, raw, None, None
+                    continue
                 try:
                     obj = loads(raw)
                 except decode_error as exc:
@@ -405,11 +425,14 @@ def _parquet_items(path: Path) -> Iterator[Item]:
         yield row + 1, None, "", "file_unreadable", f"Parquet data unreadable after row {row}: {exc}"
 
 
-def file_items(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[Item]:
-    """The records of one landing file, decoded, with the problems found before validation."""
+def file_items(path: Path, max_record_bytes: int = MAX_RECORD_BYTES, validator: str = "fast") -> Iterator[Item]:
+    """The records of one landing file, decoded (jsonl records left as bytes for the fast
+    validator), with the problems found before validation."""
+    if validator not in VALIDATORS:
+        raise ValueError(f"validator must be one of {', '.join(VALIDATORS)}, got {validator!r}")
     name = path.name.lower()
     if name.endswith((".jsonl", ".jsonl.gz")):
-        return _jsonl_items(path, max_record_bytes)
+        return _jsonl_items(path, max_record_bytes, decode=validator == "reference")
     if name.endswith(".csv"):
         return _csv_items(path, max_record_bytes)
     if name.endswith(".parquet"):
@@ -425,24 +448,25 @@ def landing_files(day_dir: Path) -> list[Path]:
 
 
 def _capture_batches(
-    files: list[tuple[Path, str]], day: str, batch_rows: int, max_record_bytes: int
+    files: list[tuple[Path, str]], day: str, batch_rows: int, max_record_bytes: int, validator: str
 ) -> Iterator[CaptureBatch]:
     out = _BatchBuilder(day, batch_rows)
     for path, rel in files:
         stats = FileStats(rel)
-        for _ in _capture_items(file_items(path, max_record_bytes), day, rel, stats, out):
+        for _ in _capture_items(file_items(path, max_record_bytes, validator), day, rel, stats, out, validator):
             yield out.take()
         out.finished.append(stats)
     yield out.take()
 
 
 def iter_capture_batches(
-    landing_root: Path, day: str, *, batch_rows: int = BATCH_ROWS, max_record_bytes: int = MAX_RECORD_BYTES
+    landing_root: Path, day: str, *, batch_rows: int = BATCH_ROWS, max_record_bytes: int = MAX_RECORD_BYTES,
+    validator: str = "fast",
 ) -> Iterator[CaptureBatch]:
     """Capture landing_root/<day>/ batch by batch (an absent folder is an empty day). The last
     batch may be empty; every file appears in exactly one batch's `files`."""
     files = [(path, f"{day}/{path.name}") for path in landing_files(Path(landing_root) / day)]
-    return _capture_batches(files, day, batch_rows, max_record_bytes)
+    return _capture_batches(files, day, batch_rows, max_record_bytes, validator)
 
 
 def _collect(batches: Iterable[CaptureBatch]) -> CaptureResult:
@@ -456,10 +480,12 @@ def _collect(batches: Iterable[CaptureBatch]) -> CaptureResult:
 
 
 def capture_day(
-    landing_root: Path, day: str, *, batch_rows: int = BATCH_ROWS, max_record_bytes: int = MAX_RECORD_BYTES
+    landing_root: Path, day: str, *, batch_rows: int = BATCH_ROWS, max_record_bytes: int = MAX_RECORD_BYTES,
+    validator: str = "fast",
 ) -> CaptureResult:
     """Capture every file in landing_root/<day>/ into events, responses and quarantine tables."""
-    return _collect(iter_capture_batches(landing_root, day, batch_rows=batch_rows, max_record_bytes=max_record_bytes))
+    return _collect(iter_capture_batches(landing_root, day, batch_rows=batch_rows, max_record_bytes=max_record_bytes,
+                                         validator=validator))
 
 
 def capture_file(path: Path, day: str | None = None) -> CaptureResult:
@@ -471,4 +497,4 @@ def capture_file(path: Path, day: str | None = None) -> CaptureResult:
             day = date.fromisoformat(path.parent.name).isoformat()
         except ValueError:
             day = "1970-01-01"
-    return _collect(_capture_batches([(path, f"{day}/{path.name}")], day, BATCH_ROWS, MAX_RECORD_BYTES))
+    return _collect(_capture_batches([(path, f"{day}/{path.name}")], day, BATCH_ROWS, MAX_RECORD_BYTES, "fast"))

@@ -98,7 +98,11 @@ Write seeded synthetic feedback events into landing/<day>/, one file per chat fo
 deletion requests for a few users under control/. Each day mixes every event type and the
 messes of a production feed (redeliveries, re-logged conversations, reused ids, opt-outs,
 malformed records). The same arguments always write the same bytes; use it for load tests
-and benchmarks.""",
+and benchmarks. By default texts are recombined from a fixed pool of a few thousand real
+prompts and replies (the pool mode: a large day repeats its prompts); --realistic composes
+every prompt and reply from the bundled HH-RLHF and OASST text (Markov chains with real
+lengths), so a day's texts are nearly all distinct, with a product's event mix (mostly
+thumbs and regenerations), a few % re-asked prompts, PII and junk.""",
     "sample": """\
 Write the bundled sample into $PREFLINE_HOME: three days of landing data (the 2,312 real
 HH-RLHF harmless-base pairs as pairwise events, ~3,000 generated events of every type, a few
@@ -146,7 +150,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from pipeline.synth.generate import write_landing
 
     summary = write_landing(
-        paths.landing_dir(), n=args.events, days=args.days, start=args.start, seed=args.seed
+        paths.landing_dir(), n=args.events, days=args.days, start=args.start, seed=args.seed,
+        mode="realistic" if args.realistic else "pool",
     )
     print(f"wrote {summary} under {paths.landing_dir()}")
     return 0
@@ -161,7 +166,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from pipeline.cli.build import BuildLocked, run_build
+    from pipeline.cli.main.build import BuildLocked, run_build
     from pipeline.core.partitions import landing_days
 
     root = paths.landing_dir()
@@ -174,7 +179,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if missing:
         # A day built before whose folder is gone rebuilds as an empty day; a day never seen
         # and without a folder is a typo or a missing copy.
-        from pipeline.cli.build import known_days
+        from pipeline.cli.main.build import known_days
 
         missing = sorted(set(missing) - set(known_days()))
     if missing:
@@ -225,7 +230,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_trace(args: argparse.Namespace) -> int:
     import json
 
-    from pipeline.cli.trace import render, trace
+    from pipeline.cli.main.trace import render, trace
     from pipeline.core import warehouse
 
     with warehouse.connect(read_only=True) as con:
@@ -257,7 +262,7 @@ def _not_published(version: str) -> str:
     """Why a candidate in _staging is not a published version, from the run history."""
     from dagster import DagsterInstance
 
-    from pipeline.cli.build import ensure_dagster_home
+    from pipeline.cli.main.build import ensure_dagster_home
     from pipeline.definitions import load_defs
     from pipeline.final_preference_set.audit import HOW_TO_PROCEED
     from pipeline.final_preference_set.evidence import recorded_failures
@@ -275,7 +280,7 @@ def _not_published(version: str) -> str:
 def _cmd_diff(args: argparse.Namespace) -> int:
     import json
 
-    from pipeline.cli.diff import diff_versions, render
+    from pipeline.cli.main.diff import diff_versions, render
 
     result = diff_versions(paths.datasets_dir(), _resolve_version(args.a), _resolve_version(args.b))
     print(json.dumps(result, indent=2) if args.json else render(result, limit=args.limit))
@@ -285,7 +290,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 def _cmd_versions(args: argparse.Namespace) -> int:
     import json
 
-    from pipeline.cli.versions import list_versions
+    from pipeline.cli.main.versions import list_versions
 
     versions = list_versions(paths.datasets_dir())
     if args.json:
@@ -303,7 +308,7 @@ def _cmd_versions(args: argparse.Namespace) -> int:
 
 
 def _cmd_forget(args: argparse.Namespace) -> int:
-    from pipeline.cli.forget import record_deletion, versions_with_users
+    from pipeline.cli.main.forget import record_deletion, versions_with_users
     from pipeline.core import warehouse
 
     row = record_deletion(paths.control_dir(), args.user, args.reason)
@@ -323,7 +328,7 @@ def _cmd_forget(args: argparse.Namespace) -> int:
 
 
 def _cmd_republish(args: argparse.Namespace) -> int:
-    from pipeline.cli.forget import deleted_users, republish_without
+    from pipeline.cli.main.forget import deleted_users, republish_without
     from pipeline.core import warehouse
 
     if not args.without_deleted:
@@ -395,12 +400,16 @@ def build_parser() -> argparse.ArgumentParser:
   prefline generate                                          # 10,000 events on 2026-11-01
   prefline generate --events 100000 --days 3 --start 2026-11-01
   prefline generate --seed 11 && prefline build --all        # another draw, then build it
+  prefline generate --realistic --events 1000000             # a day of distinct texts, for benchmarks
 """)
     p.add_argument("--events", type=int, default=10_000, metavar="N", help="events per day (default: 10000)")
     p.add_argument("--days", type=int, default=1, metavar="N", help="consecutive days to write (default: 1)")
     p.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 1), metavar="YYYY-MM-DD",
                    help="first day (default: 2026-11-01)")
     p.add_argument("--seed", type=int, default=7, help="random seed; the same arguments write the same bytes (default: 7)")
+    p.add_argument("--realistic", action="store_true",
+                   help="compose distinct prompts and replies from the bundled real text, with a product's event "
+                        "mix (default: the pool mode, which recombines a fixed pool of a few thousand real texts)")
     p.set_defaults(func=_cmd_generate)
 
     p = _add(sub, "sample", "write the bundled sample (HH-RLHF + generated events) into $PREFLINE_HOME", """\

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import gzip
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -347,12 +348,12 @@ def _concat(*parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def _day_specs(pools: Pools, n: int, users: int, day: date, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _day_specs(mode: Mode, n: int, users: int, day: date, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """``n`` events: fresh ones, the same conversation re-logged in another rendering under a new
     id, and event ids reused for different content (a client retry that changed the record)."""
     rerender, conflict = round(n * RERENDER_SHARE), round(n * CONFLICT_SHARE)
     midnight = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
-    fresh = _specs(pools, n - rerender - conflict, users, midnight, rng)
+    fresh = mode.specs(n - rerender - conflict, users, midnight, rng)
     m = len(fresh["seq"])
     again = _take_rows(fresh, np.sort(rng.choice(m, size=min(rerender, m), replace=False)))
     again["seq"] = m + np.arange(len(again["seq"]))
@@ -396,8 +397,24 @@ def _clock() -> pa.Array:
     return _lit([f"{h:02d}:{m:02d}:{sec:02d}Z" for h in range(24) for m in range(60) for sec in range(60)])
 
 
-def _columns(pools: Pools, s: dict[str, np.ndarray], user_ids: pa.Array) -> dict[str, pa.Array]:
-    """The contract fields of each event as Arrow columns, nested ones as JSON text."""
+def _pool_texts(pools: Pools, s: dict[str, np.ndarray]) -> dict[str, pa.Array]:
+    """The text-bearing columns of pool events: prompt, responses (JSON text), the edit label
+    (null but for edits) and tags."""
+    models = _lit(MODELS)
+    second_rows = _idx(s["r1"], mask=s["r1"] < 0)
+    second = _or(_join(",", pools.response_frag[1].take(second_rows), models.take(_idx(s["m1"])), '"}'), "")
+    return {
+        "prompt": pools.prompt_json.take(_idx(s["entry"] * len(RENDERINGS) + s["rendering"])),
+        "responses": _join("[", pools.response_frag[0].take(_idx(s["r0"])), models.take(_idx(s["m0"])),
+                           '"}', second, "]"),
+        "edit_label": pools.edit_label.take(_idx(s["edit_reply"], mask=s["edit_reply"] < 0)),
+        "tags": _lit([_json_text({"category": c, "language": "en"}) for c in CATEGORIES]).take(_idx(s["category"])),
+    }
+
+
+def _columns(s: dict[str, np.ndarray], user_ids: pa.Array, texts: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """The contract fields of each event as Arrow columns, nested ones as JSON text; `texts`
+    holds the text-bearing ones (as `_pool_texts` returns them)."""
     # Timestamps and id prefixes come from lookup tables (the days present, the 86,400 clock
     # times): Arrow's strftime formats every row and is several times slower.
     days, day_row = np.unique(s["day"], return_inverse=True)
@@ -405,9 +422,6 @@ def _columns(pools: Pools, s: dict[str, np.ndarray], user_ids: pa.Array) -> dict
     seq = pc.utf8_lpad(pc.cast(pa.array(s["seq"]), pa.large_string()), 7, "0")
     annotated = s["annot"] > 0
     user = user_ids.take(_idx(s["user"]))
-    models = _lit(MODELS)
-    second_rows = _idx(s["r1"], mask=s["r1"] < 0)
-    second = _or(_join(",", pools.response_frag[1].take(second_rows), models.take(_idx(s["m1"])), '"}'), "")
     annotator_no = pc.utf8_lpad(pc.cast(pa.array(s["annotator_no"]), pa.large_string()), 3, "0")
     annotator_id = _choose(s["annot"] == 1, _join("ann-", annotator_no), _choose(s["annot"] == 2, AI_LABELER, user))
     return {
@@ -419,21 +433,19 @@ def _columns(pools: Pools, s: dict[str, np.ndarray], user_ids: pa.Array) -> dict
                            pa.large_string()),
         "user_id": user,
         "consent_training": pa.array(s["consent"]),
-        "prompt": pools.prompt_json.take(_idx(s["entry"] * len(RENDERINGS) + s["rendering"])),
-        "responses": _join("[", pools.response_frag[0].take(_idx(s["r0"])), models.take(_idx(s["m0"])),
-                           '"}', second, "]"),
-        "label": pc.coalesce(_lit(LABELS).take(_idx(s["label"], mask=s["label"] < 0)),
-                             pools.edit_label.take(_idx(s["edit_reply"], mask=s["edit_reply"] < 0))),
+        "prompt": texts["prompt"],
+        "responses": texts["responses"],
+        "label": pc.coalesce(_lit(LABELS).take(_idx(s["label"], mask=s["label"] < 0)), texts["edit_label"]),
         "annotator": _join('{"kind":"', _lit(ANNOTATOR_KINDS).take(_idx(s["annot"])), '","id":"', annotator_id,
                            '","saw_model_draft":', _choose(s["saw_draft"], "true", "false"), "}"),
         "policy_version": _choose(annotated, ANNOTATION_POLICY, None),
-        "tags": _lit([_json_text({"category": c, "language": "en"}) for c in CATEGORIES]).take(_idx(s["category"])),
+        "tags": texts["tags"],
     }
 
 
-def _lines(pools: Pools, s: dict[str, np.ndarray], user_ids: pa.Array) -> pa.Array:
-    """Each event as one JSON line (newline included); the records chosen to break are broken."""
-    c = _columns(pools, s, user_ids)
+def _lines(c: dict[str, pa.Array], s: dict[str, np.ndarray]) -> pa.Array:
+    """Each event (columns `c`) as one JSON line (newline included); the records chosen to
+    break are broken."""
     pieces: list[Any] = []
     for name in CONTRACT_COLUMNS:
         pieces.append(("{" if not pieces else ",") + f'"{name}":')
@@ -525,32 +537,77 @@ def user_count(n: int) -> int:
     return max(20, n // 5)
 
 
+class Mode(ABC):
+    """How a day's events get their texts: `specs` draws the events' random choices as arrays,
+    `texts` turns a batch of them into the text-bearing columns (see `_pool_texts`)."""
+
+    chunk_rows = CHUNK_ROWS
+
+    @abstractmethod
+    def specs(self, n: int, users: int, midnight: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Random choices for ``n`` fresh events as aligned arrays (see `_specs`)."""
+
+    @abstractmethod
+    def texts(self, s: dict[str, np.ndarray]) -> dict[str, pa.Array]:
+        """prompt, responses, edit_label and tags of a batch of events."""
+
+
+class PoolMode(Mode):
+    """Texts recombined from a fixed pool of a few thousand real prompts and replies: past
+    ~100k events a day most events repeat a prompt exactly."""
+
+    def __init__(self) -> None:
+        self.pools = text_pools()
+
+    def specs(self, n: int, users: int, midnight: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return _specs(self.pools, n, users, midnight, rng)
+
+    def texts(self, s: dict[str, np.ndarray]) -> dict[str, pa.Array]:
+        return _pool_texts(self.pools, s)
+
+
+MODES = ("pool", "realistic")
+
+
+def make_mode(name: str, seed: int) -> Mode:
+    if name == "pool":
+        return PoolMode()
+    if name == "realistic":
+        from pipeline.synth.generate_realistic import RealisticMode
+
+        return RealisticMode(seed)
+    raise ValueError(f"mode must be one of {', '.join(MODES)}, got {name!r}")
+
+
 def generate_events(n: int, days: int, start: date, seed: int,
-                    formats: Sequence[str] = tuple(FORMAT_SHARES)) -> Iterator[LandingBatch]:
+                    formats: Sequence[str] = tuple(FORMAT_SHARES), mode: str = "pool") -> Iterator[LandingBatch]:
     """Per day, ``n`` generated events plus redeliveries, shuffled and laid out over one file per
-    format; malformed records sit in line-format files (with no line format there are none)."""
-    pools = text_pools()
+    format; malformed records sit in line-format files (with no line format there are none).
+    ``mode``: "pool" recombines a fixed pool of real texts, "realistic" composes distinct
+    texts from the real ones (pipeline/synth/generate_realistic.py)."""
+    texts = make_mode(mode, seed)
     users = user_count(n)
     user_ids = _user_ids(users)
     carried: dict[str, np.ndarray] | None = None  # yesterday's late redeliveries
     for d in range(days):
         day = start + timedelta(days=d)
         rng = np.random.default_rng([seed, d])
-        specs = _day_specs(pools, n, users, day, rng)
+        specs = _day_specs(texts, n, users, day, rng)
         redeliver = np.flatnonzero(rng.random(len(specs["seq"])) < REDELIVERY_SHARE)
         late = rng.random(len(redeliver)) < LATE_SHARE
         parts = [specs, _take_rows(specs, redeliver[~late])] + ([carried] if carried is not None else [])
         carried = _take_rows(specs, redeliver[late])
         records = _lay_out(_concat(*parts), formats, rng)
         for i, (fmt, a, b) in enumerate(stretches(len(records["seq"]), formats)):
-            for lo in range(a, b, CHUNK_ROWS):
-                chunk = {k: v[lo: min(b, lo + CHUNK_ROWS)] for k, v in records.items()}
+            for lo in range(a, b, texts.chunk_rows):
+                chunk = {k: v[lo: min(b, lo + texts.chunk_rows)] for k, v in records.items()}
+                columns = _columns(chunk, user_ids, texts.texts(chunk))
                 if fmt in LINE_FORMATS:
-                    table = pa.table({"record": _lines(pools, chunk, user_ids),
+                    table = pa.table({"record": _lines(columns, chunk),
                                       "malformed": pa.array(chunk["broken"] >= 0),
-                                      "user_id": user_ids.take(_idx(chunk["user"]))})
+                                      "user_id": columns["user_id"]})
                 else:
-                    table = pa.table(_columns(pools, chunk, user_ids))
+                    table = pa.table(columns)
                 yield LandingBatch(day.isoformat(), f"events-{i:03d}.{fmt}", fmt, table)
 
 
@@ -607,11 +664,12 @@ def write_batches(landing_root: Path, batches: Iterator[LandingBatch]) -> dict[s
     return counts
 
 
-def generate_days(n: int, days: int, start: date, seed: int) -> dict[str, tuple[list[bytes], list[dict | None]]]:
+def generate_days(n: int, days: int, start: date, seed: int,
+                  mode: str = "pool") -> dict[str, tuple[list[bytes], list[dict | None]]]:
     """Per day: the records as JSON lines and, aligned, the events they encode (None where
     malformed). Convenient for small tests; benchmarks stream generate_events."""
     out: dict[str, tuple[list[bytes], list[dict | None]]] = {}
-    for batch in generate_events(n, days, start, seed, formats=("jsonl",)):
+    for batch in generate_events(n, days, start, seed, formats=("jsonl",), mode=mode):
         lines, events = out.setdefault(batch.day, ([], []))
         for text, bad in zip(batch.table.column("record").to_pylist(), batch.table.column("malformed").to_pylist()):
             lines.append(text.rstrip("\n").encode())
@@ -641,10 +699,12 @@ def write_deletions(control_dir: Path, user_ids: Sequence[str], requested_at: da
 
 
 def write_landing(landing_root: Path, n: int, days: int, start: date, seed: int = 7,
-                  formats: Sequence[str] = tuple(FORMAT_SHARES), control_dir: Path | None = None) -> dict[str, Any]:
+                  formats: Sequence[str] = tuple(FORMAT_SHARES), control_dir: Path | None = None,
+                  mode: str = "pool") -> dict[str, Any]:
     """Write ``n`` events a day (plus redeliveries) for ``days`` days under landing_root/<day>/,
     one file per format, and deletion requests for a few users with valid events on the first
-    day under control_dir (default: landing_root/../control), dated the morning after the last day."""
+    day under control_dir (default: landing_root/../control), dated the morning after the last day.
+    ``mode`` as in generate_events."""
     first_day_users: list[str] = []
     malformed = 0
 
@@ -660,7 +720,7 @@ def write_landing(landing_root: Path, n: int, days: int, start: date, seed: int 
                 first_day_users.extend(pc.unique(valid.column("user_id")).to_pylist())
             yield batch
 
-    counts = write_batches(Path(landing_root), observed(generate_events(n, days, start, seed, formats)))
+    counts = write_batches(Path(landing_root), observed(generate_events(n, days, start, seed, formats, mode)))
     deleted = pick_deleted_users(first_day_users, seed)
     end = start + timedelta(days=days)
     write_deletions(Path(control_dir or Path(landing_root).parent / "control"), deleted,
