@@ -10,7 +10,6 @@ from typing import Any
 import yaml
 
 from pipeline.core import paths
-from pipeline.core.hashing import content_id
 
 
 def _deep_merge(base: dict, override: dict) -> dict:
@@ -37,7 +36,3 @@ def load_config() -> dict[str, Any]:
         with open(override, encoding="utf-8") as fh:
             config = _deep_merge(config, yaml.safe_load(fh) or {})
     return config
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    return content_id(config)

@@ -47,13 +47,6 @@ def connect(read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [table]
-    ).fetchone()
-    return bool(row and row[0])
-
-
 @contextmanager
 def partition_replacement(con: duckdb.DuckDBPyConnection, partition_value: str):
     """Replace tables' rows of one partition batch by batch: yields ``write(table, batch)``.
