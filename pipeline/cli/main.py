@@ -166,7 +166,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from pipeline.cli.main.build import BuildLocked, run_build
+    from pipeline.cli.build import BuildLocked, run_build
     from pipeline.core.partitions import landing_days
 
     root = paths.landing_dir()
@@ -179,7 +179,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if missing:
         # A day built before whose folder is gone rebuilds as an empty day; a day never seen
         # and without a folder is a typo or a missing copy.
-        from pipeline.cli.main.build import known_days
+        from pipeline.cli.build import known_days
 
         missing = sorted(set(missing) - set(known_days()))
     if missing:
@@ -230,7 +230,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_trace(args: argparse.Namespace) -> int:
     import json
 
-    from pipeline.cli.main.trace import render, trace
+    from pipeline.cli.trace import render, trace
     from pipeline.core import warehouse
 
     with warehouse.connect(read_only=True) as con:
@@ -262,7 +262,7 @@ def _not_published(version: str) -> str:
     """Why a candidate in _staging is not a published version, from the run history."""
     from dagster import DagsterInstance
 
-    from pipeline.cli.main.build import ensure_dagster_home
+    from pipeline.cli.build import ensure_dagster_home
     from pipeline.definitions import load_defs
     from pipeline.final_preference_set.audit import HOW_TO_PROCEED
     from pipeline.final_preference_set.evidence import recorded_failures
@@ -280,7 +280,7 @@ def _not_published(version: str) -> str:
 def _cmd_diff(args: argparse.Namespace) -> int:
     import json
 
-    from pipeline.cli.main.diff import diff_versions, render
+    from pipeline.cli.diff import diff_versions, render
 
     result = diff_versions(paths.datasets_dir(), _resolve_version(args.a), _resolve_version(args.b))
     print(json.dumps(result, indent=2) if args.json else render(result, limit=args.limit))
@@ -290,7 +290,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 def _cmd_versions(args: argparse.Namespace) -> int:
     import json
 
-    from pipeline.cli.main.versions import list_versions
+    from pipeline.cli.versions import list_versions
 
     versions = list_versions(paths.datasets_dir())
     if args.json:
@@ -308,7 +308,7 @@ def _cmd_versions(args: argparse.Namespace) -> int:
 
 
 def _cmd_forget(args: argparse.Namespace) -> int:
-    from pipeline.cli.main.forget import record_deletion, versions_with_users
+    from pipeline.cli.forget import record_deletion, versions_with_users
     from pipeline.core import warehouse
 
     row = record_deletion(paths.control_dir(), args.user, args.reason)
@@ -328,7 +328,7 @@ def _cmd_forget(args: argparse.Namespace) -> int:
 
 
 def _cmd_republish(args: argparse.Namespace) -> int:
-    from pipeline.cli.main.forget import deleted_users, republish_without
+    from pipeline.cli.forget import deleted_users, republish_without
     from pipeline.core import warehouse
 
     if not args.without_deleted:
