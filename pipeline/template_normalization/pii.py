@@ -388,50 +388,35 @@ def scan_batch(texts: list[str] | pa.Array | pa.ChunkedArray) -> pa.Table:
     """One row per input text: ``index`` (position in ``texts``), ``kinds`` (sorted kinds found)
     and ``redacted`` (the text with placeholders; unchanged when nothing was found, null for
     a null text). ``redacted`` is a 32-bit-offset string column: pass batches under 2 GB.
-    Each distinct text is scanned once (feedback repeats responses and prompts)."""
+
+    Every text first meets the vectorized screen (one RE2 pass in C over the whole array);
+    only the few it flags reach the Python rules, each distinct flagged text once (feedback
+    repeats responses and prompts). Clean text, most of it, costs the screen alone: no
+    hashing or deduplicating of the whole column, no per-text Python."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     if not isinstance(texts, pa.Array):
         texts = pa.array(texts, type=pa.large_string())
     if not pa.types.is_large_string(texts.type):
         texts = texts.cast(pa.large_string())
-    distinct = pc.unique(texts)
-    if len(distinct) == len(texts):
-        return _scan_distinct(texts)
-    scanned = _scan_distinct(distinct)
-    index = pc.index_in(texts, value_set=distinct)
-    kinds = scanned.column("kinds").combine_chunks().take(index)
-    redacted = texts
-    changed_distinct = pc.invert(pc.equal(scanned.column("redacted").combine_chunks().cast(pa.large_string()), distinct))
-    if pc.any(changed_distinct).as_py():
-        # Only the rows whose text changed are copied; the rest keep the input strings.
-        changed = pc.fill_null(changed_distinct.take(index), False)
-        replacements = scanned.column("redacted").combine_chunks().take(index.filter(changed)).cast(pa.large_string())
-        redacted = pc.replace_with_mask(texts, changed, replacements)
-    return pa.table(
-        {
-            "index": pa.array(np.arange(len(texts), dtype=np.int64)),
-            "kinds": kinds,
-            "redacted": redacted.cast(pa.string()),
-        }
-    )
-
-
-def _scan_distinct(texts: pa.Array) -> pa.Table:
     n = len(texts)
     candidates = np.flatnonzero(screen(texts)) if n else np.empty(0, dtype=np.int64)
     counts = np.zeros(n, dtype=np.int64)
     kind_values: list[str] = []
     changed = np.zeros(n, dtype=bool)
     replacements: list[str] = []
+    seen: dict[str, tuple[tuple[str, ...], str | None]] = {}
     for i, text in zip(candidates.tolist(), texts.take(pa.array(candidates)).to_pylist()):
-        findings = find_pii(text)
-        if findings:
-            kinds = _kinds(findings)
+        result = seen.get(text)
+        if result is None:
+            findings = find_pii(text)
+            result = seen[text] = (_kinds(findings), _apply(text, findings) if findings else None)
+        kinds, replacement = result
+        if replacement is not None:
             counts[i] = len(kinds)
             kind_values.extend(kinds)
             changed[i] = True
-            replacements.append(_apply(text, findings))
+            replacements.append(replacement)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
     kinds_col = pa.ListArray.from_arrays(pa.array(offsets), pa.array(kind_values, type=pa.string()))
