@@ -107,3 +107,17 @@ def test_the_majority_rule_passes_its_dbt_unit_test(build, tmp_path):
     results = _dbt_unit_tests(build[3], tmp_path)
     name = "votes_on_one_comparison_are_one_pair_by_majority_and_a_tie_has_no_majority"
     assert results[name] == "pass", results
+
+
+def test_the_manifest_and_card_report_agreement_per_build_and_day(build):
+    import json as json_
+
+    home = build[3]
+    (vdir,) = (home / "datasets" / "preference_pairs").glob("*/manifest.json")
+    trust = json_.loads(vdir.read_text())["label_trust"]
+    # 9 comparisons with 2+ votes (8 x 3 votes, one 2-vote even split); one dissent and one split.
+    assert trust["agreement"]["items_with_2plus_votes"] == 9 and trust["agreement"]["votes"] == 26
+    assert 0 < trust["agreement"]["krippendorff_alpha"] < 1
+    assert trust["agreement_per_day"][DAY] == trust["agreement"]
+    card = (vdir.parent / "README.md").read_text()
+    assert "## Label trust" in card and "Krippendorff's alpha" in card
