@@ -50,9 +50,10 @@ EVENTS = [
     ev("no-consent", "pairwise", q("Private?"), ["Yes.", "No."], {"preferred": "r0"}, consent=False),
     ev("chatml-copy", "pairwise",
        {"text": render_prompt([{"role": "user", "content": "Capital of Italy?"}], "chatml"), "template": "chatml"},
-       ["Rome.", "Milan, likely."], {"preferred": "r0"}),
+       ["Rome.", "Milan, likely."], {"preferred": "r0"}, user="u-italy"),
+    # The same user's vote through a second client: a duplicate (another user's would be a vote).
     ev("plain-copy", "pairwise", {"text": "Capital of Italy?", "template": "plain"},
-       ["Rome.", "Milan, likely."], {"preferred": "r0"}),
+       ["Rome.", "Milan, likely."], {"preferred": "r0"}, user="u-italy"),
 ] + [
     # Five distinct labeled pairs on one prompt, over the cluster cap of 3 set below.
     ev(f"haiku-{i}", "pairwise", q("Write a haiku about rain."),

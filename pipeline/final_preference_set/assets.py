@@ -87,6 +87,7 @@ def preference_set_candidate(context: AssetExecutionContext) -> MaterializeResul
             "ledger": manifest_lib.ledger_counts(con),
             "stats": manifest_lib.set_stats(con),
             "judge": manifest_lib.judge_metrics(con),
+            "label_trust": manifest_lib.label_agreement(con),
         }
         parent = (
             read_manifest(paths.datasets_dir(), manifest["parent_version"]) if manifest["parent_version"] else None

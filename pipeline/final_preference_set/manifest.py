@@ -6,9 +6,11 @@ import subprocess
 from typing import Any
 
 import duckdb
+import numpy as np
 import orjson
 
 from pipeline.core import paths
+from pipeline.pair_construction.agreement import alpha_nominal
 
 
 def git_commit() -> str | None:
@@ -92,6 +94,36 @@ def judge_metrics(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return out
 
 
+# Every pairwise vote of the window: the comparison it voted on (its pair) and the side it
+# preferred, by content hash. Ties are no vote (they never reach a pair).
+VOTES_SQL = """
+select l.pair_id, d.preferred_hash, cast(d.partition_date as varchar) as day
+from int_pairs__links l
+join int_events__deduped d on d.record_id = l.record_id
+where l.pair_rule = 'pairwise_preferred' and d.preferred_hash is not null
+"""
+
+
+def label_agreement(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Krippendorff's alpha (nominal) over pairwise comparisons with two or more votes, for
+    the whole window and per day (a day's alpha counts only that day's votes)."""
+    try:
+        votes = con.execute(VOTES_SQL).fetchnumpy()
+    except duckdb.CatalogException:
+        return {}
+    items, labels, days = (np.asarray(votes[c], dtype=object) for c in ("pair_id", "preferred_hash", "day"))
+
+    def summary(mask) -> dict[str, Any]:
+        keys = items if mask is None else items[mask]
+        _, counts = np.unique(keys, return_counts=True)
+        alpha = alpha_nominal(keys, labels if mask is None else labels[mask])
+        return {"votes": int(len(keys)), "items_with_2plus_votes": int((counts >= 2).sum()),
+                "krippendorff_alpha": None if alpha is None else round(alpha, 4)}
+
+    return {"agreement": summary(None),
+            "agreement_per_day": {str(day): summary(days == day) for day in sorted(set(days.tolist()))}}
+
+
 def parent_summary(stats: dict[str, Any], parent: dict[str, Any] | None) -> str:
     """How this version differs from its parent, in counts and mixes (details: prefline diff)."""
     if not parent:
@@ -106,6 +138,24 @@ def parent_summary(stats: dict[str, Any], parent: dict[str, Any] | None) -> str:
                  if before.get(key, {}).get(k, 0) != stats.get(key, {}).get(k, 0)]
         lines.append(f"- {label}: {', '.join(moves) or 'unchanged'}")
     return "\n".join(lines) + f"\n\nRow-level changes with reasons: `prefline diff {parent['version_id']} {{{{VERSION_ID}}}}`."
+
+
+def label_trust_lines(trust: dict[str, Any]) -> str:
+    """Agreement among voters on shared comparisons, whole window and per day."""
+    overall = trust.get("agreement") or {}
+    if not overall.get("items_with_2plus_votes"):
+        return "- no comparison in this version was judged by two or more voters"
+
+    def fmt(a: dict[str, Any]) -> str:
+        alpha = a["krippendorff_alpha"]
+        return (f"alpha {alpha:.3f}" if alpha is not None else "alpha undefined") + (
+            f" over {a['items_with_2plus_votes']:,} comparisons with 2+ votes ({a['votes']:,} votes)")
+
+    lines = [f"- Krippendorff's alpha (nominal) of pairwise votes: {fmt(overall)}; pairs publish by majority"
+             " (`votes`, `agreement`, `margin` columns), an even split is ledgered `annotators_disagree`."]
+    lines += [f"  - {day}: {fmt(a)}" for day, a in (trust.get("agreement_per_day") or {}).items()
+              if a["items_with_2plus_votes"]]
+    return "\n".join(lines)
 
 
 def render_card(manifest: dict[str, Any], parent: dict[str, Any] | None = None) -> str:
@@ -155,6 +205,10 @@ provenance columns); `kto.parquet` holds unpaired rows (`prompt`, `completion`, 
 - Parent version: {manifest.get("parent_version") or "none"}
 - Partitions: {", ".join(manifest["partitions"]) or "none"}
 - Code: {manifest["code"].get("git_commit") or "unknown"}
+
+## Label trust
+
+{label_trust_lines(manifest.get("label_trust") or {})}
 
 ## Changes since the parent version
 

@@ -51,16 +51,28 @@ screened as (
 {#- The duplicate ranking sorts only the five columns it needs and joins back, so a window of
     millions of events sorts keys, not whole rows (DuckDB spills a narrow sort within its
     memory cap). -#}
+{#- A pairwise preference is a vote: the same preference from another annotator (or user)
+    corroborates the comparison and is aggregated at pair construction, so only a repeat by
+    the same voter is a duplicate. -#}
 ranked as (
     select
         record_id,
         row_number() over (
-            partition by screen_reason, content_key order by created_at, event_id, record_id
+            partition by screen_reason, content_key, voter order by created_at, event_id, record_id
         ) as content_rank,
         first_value(event_id) over (
-            partition by screen_reason, content_key order by created_at, event_id, record_id
+            partition by screen_reason, content_key, voter order by created_at, event_id, record_id
         ) as kept_event_id
-    from (select record_id, screen_reason, content_key, created_at, event_id from screened) as sort_keys
+    from (
+        select
+            record_id, screen_reason, content_key, created_at, event_id,
+            case
+                when event_type = 'pairwise' and label_preferred is not null
+                    then coalesce(annotator_id, user_id, '')
+                else ''
+            end as voter
+        from screened
+    ) as sort_keys
 )
 
 select

@@ -29,6 +29,7 @@ labeled as (
         end as chosen_side,
         case
             when c.capped then 'duplicate_near'
+            when c.pair_rule = 'pairwise_preferred' and c.majority_votes * 2 = c.votes then 'annotators_disagree'
             when not c.needs_judge then null
             when v.pair_id is null then 'judge_missing'
             when v.winner = 'tie' then 'judge_tie'
@@ -56,6 +57,10 @@ select
     annotator_kind,
     annotator_saw_model_draft,
     n_source_events,
+    votes,
+    majority_votes,
+    agreement,
+    margin,
     partition_date,
     split,
     rank_in_cluster,
@@ -71,6 +76,9 @@ select
     case
         when reason = 'duplicate_near' then 'near-duplicate cluster ' || cluster_id || ' has ' || cast(pairs_in_cluster as {{ dbt.type_string() }})
             || ' pairs; this one ranks ' || cast(rank_in_cluster as {{ dbt.type_string() }}) || ' over the cap of {{ var('max_pairs_per_cluster') }}'
+        when reason = 'annotators_disagree' then cast(votes as {{ dbt.type_string() }}) || ' votes split '
+            || cast(majority_votes as {{ dbt.type_string() }}) || '/' || cast(votes - majority_votes as {{ dbt.type_string() }})
+            || ' between the two responses: no majority'
         when reason = 'judge_missing' then 'no verdict recorded for this pair'
         when reason is not null then 'judge ' || coalesce(judge_id, '?') || ': ' || coalesce(verdict_ab, 'none') || ' / ' || coalesce(verdict_ba, 'none')
     end as detail

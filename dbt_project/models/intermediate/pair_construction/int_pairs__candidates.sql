@@ -53,6 +53,10 @@ pairs as (
         annotator_kind,
         any_saw_draft = 1 as annotator_saw_model_draft,
         n_source_events,
+        votes,
+        majority_votes,
+        agreement,
+        margin,
         partition_date,
         first_seen_at,
         {{ split_of('cluster_id') }} as split

@@ -162,7 +162,7 @@ all_links as (
 
 keyed as (
     select
-        {{ dbt.hash("l.pair_rule || '|' || e.prompt_hash || '|' || l.a_hash || '|' || l.b_hash") }} as pair_id,
+        {{ dbt.hash("l.pair_rule || '|' || e.prompt_hash || '|' || l.a_hash || '|' || l.b_hash") }} as direct_id,
         l.record_id,
         e.event_id,
         l.pair_rule,
@@ -179,22 +179,94 @@ keyed as (
     where l.a_hash <> l.b_hash
       and not l.a_empty
       and not l.b_empty
+),
+
+{#- One row per (direction, record): two ratings can build one pair through the same record,
+    and the same text can come from different models; the model named is then the smallest. -#}
+per_record as (
+    select
+        direct_id,
+        record_id,
+        min(event_id) as event_id,
+        min(pair_rule) as pair_rule,
+        min(label_source) as label_source,
+        {{ dbt.bool_or('needs_judge') }} as needs_judge,
+        min(prompt_hash) as prompt_hash,
+        min(cluster_id) as cluster_id,
+        min(a_hash) as a_hash,
+        min(a_model) as a_model,
+        min(b_hash) as b_hash,
+        min(b_model) as b_model
+    from keyed
+    group by direct_id, record_id
+),
+
+{#- Votes. Every pairwise preference on one comparison (the same prompt and the same two
+    responses, shown in either order) is one vote on one pair. Majority rule: the side more
+    votes preferred is chosen; a tie has no majority, and the pair is ledgered
+    annotators_disagree at labeling (never published either way). agreement is the majority's
+    share of the votes, margin (majority - minority) / votes. Other rules carry one judgement
+    per pair: votes 1, agreement and margin 1. -#}
+voted as (
+    select
+        *,
+        case when pair_rule = 'pairwise_preferred'
+            then {{ dbt.hash("pair_rule || '|' || prompt_hash || '|' || least(a_hash, b_hash) || '|' || greatest(a_hash, b_hash)") }}
+            else direct_id
+        end as comparison_id,
+        case when a_hash < b_hash then 1 else 0 end as prefers_low
+    from per_record
+),
+
+tallies as (
+    select
+        comparison_id,
+        count(*) as votes,
+        sum(prefers_low) as low_votes,
+        min(least(a_hash, b_hash)) as low_hash,
+        min(greatest(a_hash, b_hash)) as high_hash,
+        min(case when a_hash < b_hash then a_model else b_model end) as low_model,
+        min(case when a_hash < b_hash then b_model else a_model end) as high_model
+    from voted
+    group by comparison_id
+),
+
+decided as (
+    select
+        *,
+        case when low_votes * 2 > votes then 'low' when low_votes * 2 < votes then 'high' end as majority,
+        greatest(low_votes, votes - low_votes) as majority_votes
+    from tallies
 )
 
-{#- One row per (pair, record): two ratings can build one pair through the same record, and
-    the same text can come from different models; the model named is then the smallest. -#}
+{#- The published pair id is that of the majority direction (of the smaller content hash first
+    on a tie), so a unanimous pair keeps the id it has with a single vote. -#}
 select
-    pair_id,
-    record_id,
-    min(event_id) as event_id,
-    min(pair_rule) as pair_rule,
-    min(label_source) as label_source,
-    {{ dbt.bool_or('needs_judge') }} as needs_judge,
-    min(prompt_hash) as prompt_hash,
-    min(cluster_id) as cluster_id,
-    min(a_hash) as a_hash,
-    min(a_model) as a_model,
-    min(b_hash) as b_hash,
-    min(b_model) as b_model
-from keyed
-group by pair_id, record_id
+    case
+        when v.pair_rule <> 'pairwise_preferred' then v.direct_id
+        else {{ dbt.hash("v.pair_rule || '|' || v.prompt_hash || '|' || (case when d.majority = 'high' then d.high_hash else d.low_hash end) || '|' || (case when d.majority = 'high' then d.low_hash else d.high_hash end)") }}
+    end as pair_id,
+    v.record_id,
+    v.event_id,
+    v.pair_rule,
+    v.label_source,
+    v.needs_judge,
+    v.prompt_hash,
+    v.cluster_id,
+    case when v.pair_rule <> 'pairwise_preferred' then v.a_hash when d.majority = 'high' then d.high_hash else d.low_hash end as a_hash,
+    case when v.pair_rule <> 'pairwise_preferred' then v.a_model when d.majority = 'high' then d.high_model else d.low_model end as a_model,
+    case when v.pair_rule <> 'pairwise_preferred' then v.b_hash when d.majority = 'high' then d.low_hash else d.high_hash end as b_hash,
+    case when v.pair_rule <> 'pairwise_preferred' then v.b_model when d.majority = 'high' then d.low_model else d.high_model end as b_model,
+    case
+        when v.pair_rule <> 'pairwise_preferred' then 'only'
+        when d.majority is null then 'tied'
+        when (d.majority = 'low') = (v.prefers_low = 1) then 'majority'
+        else 'minority'
+    end as vote,
+    case when v.pair_rule <> 'pairwise_preferred' then 1 else d.votes end as votes,
+    case when v.pair_rule <> 'pairwise_preferred' then 1 else d.majority_votes end as majority_votes,
+    case when v.pair_rule <> 'pairwise_preferred' then 1.0 else d.majority_votes * 1.0 / d.votes end as agreement,
+    case when v.pair_rule <> 'pairwise_preferred' then 1.0
+         else (2 * d.majority_votes - d.votes) * 1.0 / d.votes end as margin
+from voted v
+inner join decided d on d.comparison_id = v.comparison_id

@@ -43,6 +43,9 @@ select
     w.annotator_kind,
     w.annotator_saw_model_draft,
     w.n_source_events,
+    w.votes,
+    w.agreement,
+    w.margin,
     w.partition_date
 from weighted w
 inner join texts t on t.pair_id = w.pair_id
