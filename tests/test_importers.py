@@ -35,8 +35,15 @@ SAMPLES = {
 
 def run(fmt: str, landing: Path, **kwargs) -> tuple[ImportSummary, list[dict]]:
     summary = import_file(fmt, DATA / SAMPLES[fmt][0], landing, DAY, **kwargs)
-    events = [orjson.loads(line) for line in summary.output.read_bytes().splitlines()]
-    return summary, events
+    return summary, landed(summary)
+
+
+def landed(summary: ImportSummary) -> list[dict]:
+    return [orjson.loads(line) for out in summary.outputs.values() for line in out.read_bytes().splitlines()]
+
+
+def landed_bytes(summary: ImportSummary) -> bytes:
+    return b"".join(out.read_bytes() for out in summary.outputs.values())
 
 
 def by_id(events: list[dict]) -> dict[str, dict]:
@@ -60,7 +67,9 @@ def test_every_format_is_documented_and_has_a_consent_default():
 def test_sample_converts_to_contract_events_with_counted_skips(fmt, tmp_path):
     summary, events = run(fmt, tmp_path)
     _, records, written, skipped = SAMPLES[fmt]
-    assert summary.output == tmp_path / DAY / f"import-{fmt}-{Path(SAMPLES[fmt][0]).stem.split('.')[0]}.jsonl"
+    stem = Path(SAMPLES[fmt][0]).stem.split(".")[0]
+    for day, out in summary.outputs.items():
+        assert out.parent == tmp_path / day and out.name.startswith(f"import-{fmt}-{stem}-")
     assert (summary.records_read, summary.events_written, summary.skipped) == (records, written, skipped)
     assert len(events) == written
     assert len({e["event_id"] for e in events}) == written
@@ -68,6 +77,7 @@ def test_sample_converts_to_contract_events_with_counted_skips(fmt, tmp_path):
         row, responses = validate_record(e)
         assert row["source"] == f"import:{fmt}"
         assert e["event_id"].startswith(f"{fmt}-")
+        assert summary.outputs[e["created_at"][:10]].parent.name == e["created_at"][:10]
         assert len({r["response_id"] for r in responses}) == len(responses)
         parse_prompt(e["prompt"])  # the normalization stage reads every imported prompt
 
@@ -75,16 +85,16 @@ def test_sample_converts_to_contract_events_with_counted_skips(fmt, tmp_path):
 @pytest.mark.parametrize("fmt", list(SAMPLES))
 def test_capture_reads_the_landing_file_without_quarantine(fmt, tmp_path):
     summary, _ = run(fmt, tmp_path)
-    result = capture_file(summary.output)
-    assert result.quarantine.num_rows == 0
-    assert result.events.num_rows == summary.events_written
+    results = [capture_file(out) for out in summary.outputs.values()]
+    assert sum(r.quarantine.num_rows for r in results) == 0
+    assert sum(r.events.num_rows for r in results) == summary.events_written
 
 
 @pytest.mark.parametrize("fmt", list(SAMPLES))
 def test_reimport_is_byte_identical(fmt, tmp_path):
-    first = run(fmt, tmp_path / "one")[0].output.read_bytes()
-    second = run(fmt, tmp_path / "two")[0].output.read_bytes()
-    assert first == second
+    first, second = run(fmt, tmp_path / "one")[0], run(fmt, tmp_path / "two")[0]
+    assert landed_bytes(first) == landed_bytes(second)
+    assert [p.name for p in first.outputs.values()] == [p.name for p in second.outputs.values()]
 
 
 def test_hh_rlhf_prefers_the_chosen_reply_and_keeps_the_hh_prompt(tmp_path):
@@ -110,10 +120,9 @@ def test_hh_rlhf_reads_gzip_with_the_same_event_ids(tmp_path):
     with open(DATA / "hh-rlhf.jsonl", "rb") as src, gzip.open(packed, "wb") as dst:
         shutil.copyfileobj(src, dst)
     summary = import_file("hh-rlhf", packed, tmp_path / "landing", DAY)
-    assert summary.output.name == "import-hh-rlhf-harmless.jsonl"
+    assert summary.output.name.startswith("import-hh-rlhf-harmless-")
     _, plain = run("hh-rlhf", tmp_path / "plain")
-    gz_ids = [orjson.loads(x)["event_id"] for x in summary.output.read_bytes().splitlines()]
-    assert gz_ids == [e["event_id"] for e in plain]
+    assert [e["event_id"] for e in landed(summary)] == [e["event_id"] for e in plain]
 
 
 def test_arena_parquet_gives_the_same_events_as_jsonl(tmp_path):
@@ -121,7 +130,7 @@ def test_arena_parquet_gives_the_same_events_as_jsonl(tmp_path):
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "arena.parquet")
     from_parquet = import_file("arena", tmp_path / "arena.parquet", tmp_path / "p", DAY)
     from_jsonl, _ = run("arena", tmp_path / "j")
-    assert from_parquet.output.read_bytes() == from_jsonl.output.read_bytes()
+    assert landed_bytes(from_parquet) == landed_bytes(from_jsonl)
     assert from_parquet.skipped == from_jsonl.skipped
 
 
@@ -129,7 +138,7 @@ def test_argilla_reads_a_records_document(tmp_path):
     wrapped = tmp_path / "export.json"
     wrapped.write_bytes(orjson.dumps({"records": orjson.loads((DATA / "argilla.json").read_bytes())}))
     summary = import_file("argilla", wrapped, tmp_path / "w", DAY)
-    assert summary.output.read_bytes() == run("argilla", tmp_path / "l")[0].output.read_bytes()
+    assert landed_bytes(summary) == landed_bytes(run("argilla", tmp_path / "l")[0])
 
 
 def test_arena_winner_ties_models_and_tags(tmp_path):
@@ -189,7 +198,7 @@ def test_openai_chat_thumbs_prompt_and_reply(tmp_path):
     assert pasta["label"] == {"value": "up"}
     assert pasta["prompt"]["messages"][0]["content"] == (
         "Is this pasta water salty enough?\n\nI used one teaspoon per litre.")
-    assert b"wrong, it's 218C" not in (tmp_path / DAY / "import-openai-chat-openai-chat.jsonl").read_bytes()
+    assert not any(b"wrong, it's 218C" in p.read_bytes() for p in tmp_path.glob("*/import-openai-chat-*.jsonl"))
 
 
 def test_ultrafeedback_scores_share_a_prompt_and_name_the_ai_rater(tmp_path):
@@ -243,7 +252,7 @@ def test_label_studio_left_is_answer1_and_each_annotator_is_an_event(tmp_path):
     juggle = e["label-studio-102-503"]
     assert juggle["user_id"] == "label-studio:3"
     assert juggle["tags"] == {"category": "hobbies", "language": "en"}
-    assert b"annotator3@example.com" not in summary.output.read_bytes()
+    assert b"annotator3@example.com" not in landed_bytes(summary)
 
 
 def test_events_breaking_the_contract_are_counted_not_written(tmp_path, monkeypatch):
@@ -254,7 +263,7 @@ def test_events_breaking_the_contract_are_counted_not_written(tmp_path, monkeypa
     summary = import_file("arena", DATA / "arena.jsonl", tmp_path, DAY)
     assert summary.events_written == 0
     assert summary.skipped == {"contract:schema:created_at": 8}
-    assert summary.output.read_bytes() == b""
+    assert summary.outputs == {} and not any(tmp_path.iterdir())
     assert "skipped 8 (contract:schema:created_at 8)" in summary.render()
 
 
@@ -266,3 +275,104 @@ def test_unknown_format_and_bad_day_are_refused(tmp_path):
     with pytest.raises(ValueError, match="cannot read"):
         import_file("arena", Path(__file__), tmp_path, DAY)
     assert not any(tmp_path.iterdir())
+
+
+def spread_over_months(path: Path) -> Path:
+    """The arena sample with its battles moved one month apart (Unix `tstamp`), as an export
+    spanning most of a year is."""
+    from datetime import UTC, datetime
+
+    rows = [orjson.loads(line) for line in (DATA / "arena.jsonl").read_bytes().splitlines() if line.startswith(b"{")]
+    for i, row in enumerate(rows):
+        row["tstamp"] = datetime(2023, 3 + i, 14, 12, 30, tzinfo=UTC).timestamp()
+    path.write_bytes(b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows))
+    return path
+
+
+def test_each_event_lands_in_the_day_of_its_own_created_at(tmp_path):
+    summary = import_file("arena", spread_over_months(tmp_path / "months.jsonl"), tmp_path / "landing", DAY)
+    events = landed(summary)
+    days = {e["created_at"][:10] for e in events}
+    assert set(summary.outputs) == set(summary.per_day) == days and len(days) > 1
+    for day, out in summary.outputs.items():
+        assert {orjson.loads(x)["created_at"][:10] for x in out.read_bytes().splitlines()} == {day}
+        assert summary.per_day[day] == len(out.read_bytes().splitlines())
+    assert "landing days" in summary.render() or all(d in summary.render() for d in days)
+
+
+def test_events_without_a_time_take_the_given_day_or_today(tmp_path):
+    from datetime import UTC, datetime
+
+    assert set(run("hh-rlhf", tmp_path / "given")[0].outputs) == {DAY}
+    today = import_file("hh-rlhf", DATA / "hh-rlhf.jsonl", tmp_path / "today")
+    assert set(today.outputs) == {datetime.now(UTC).date().isoformat()}
+
+
+def test_reimporting_the_same_content_is_a_no_op_and_other_files_never_overwrite(tmp_path):
+    first, _ = run("arena", tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*.jsonl")}
+    renamed = tmp_path / "copy.jsonl"
+    renamed.write_bytes((DATA / "arena.jsonl").read_bytes())
+    for again in (import_file("arena", DATA / "arena.jsonl", tmp_path, DAY), import_file("arena", renamed, tmp_path)):
+        assert again.already_imported == tuple(sorted(first.outputs.values()))
+        assert again.events_written == 0 and again.outputs == {}
+        assert again.render().startswith("already imported")
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*.jsonl") if p != renamed} == before
+    # a different file with the same name lands beside the first, not over it
+    other = tmp_path / "src" / "arena.jsonl"
+    other.parent.mkdir()
+    other.write_bytes(b"\n".join((DATA / "arena.jsonl").read_bytes().splitlines()[:3]) + b"\n")
+    second = import_file("arena", other, tmp_path / "landing2")
+    first_again = import_file("arena", DATA / "arena.jsonl", tmp_path / "landing2")
+    assert not set(second.outputs.values()) & set(first_again.outputs.values())
+    # consent asked differently is a different import
+    assert import_file("arena", DATA / "arena.jsonl", tmp_path, consent=True).events_written == first.events_written
+
+
+def test_a_failed_import_leaves_nothing_behind(tmp_path, monkeypatch):
+    from pipeline.importers import arena
+
+    calls = []
+
+    def failing(record, ctx):
+        calls.append(record)
+        if len(calls) == 5:
+            raise RuntimeError("disk full")
+        yield from arena.convert(record, ctx)
+
+    monkeypatch.setitem(IMPORTERS, "arena", failing)
+    (tmp_path / "2023-01-01").mkdir()
+    with pytest.raises(RuntimeError):
+        import_file("arena", DATA / "arena.jsonl", tmp_path, DAY)
+    assert list(tmp_path.rglob("*")) == [tmp_path / "2023-01-01"]
+
+
+def test_gzip_json_document_reads_like_the_plain_one(tmp_path):
+    packed = tmp_path / "export.json.gz"
+    packed.write_bytes(gzip.compress((DATA / "argilla.json").read_bytes()))
+    assert landed_bytes(import_file("argilla", packed, tmp_path / "gz", DAY)) == \
+        landed_bytes(run("argilla", tmp_path / "plain")[0])
+
+
+def test_summary_names_the_consent_default_and_how_to_change_it(tmp_path):
+    arena_text = run("arena", tmp_path / "a")[0].render()
+    assert "consent_training=false" in arena_text and "--consent-training" in arena_text
+    studio_text = run("label-studio", tmp_path / "b")[0].render()
+    assert "consent_training=true" in studio_text and "--no-consent-training" in studio_text
+    assert "as asked" in run("arena", tmp_path / "c", consent=True)[0].render()
+
+
+def test_cli_import_errors_are_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    from pipeline.cli.main import main
+
+    monkeypatch.setenv("PREFLINE_HOME", str(tmp_path / "home"))
+    assert main(["import", "arena", str(tmp_path / "nope.jsonl")]) == 2
+    assert main(["import", "arena", str(Path(__file__))]) == 2
+    assert main(["import", "arena", str(DATA / "arena.jsonl"), "--date", "07/05/2024"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and "no such file" in err[0] and "cannot read test_importers.py" in err[1]
+    assert "Traceback" not in "".join(err)
+    assert main(["import", "arena", str(DATA / "arena.jsonl")]) == 0
+    assert "wrote 5 events" in capsys.readouterr().out
+    assert main(["import", "arena", str(DATA / "arena.jsonl")]) == 0
+    assert capsys.readouterr().out.startswith("already imported")

@@ -75,8 +75,9 @@ EXIT_CODES = {
                  "(a blocked candidate is named with its failed checks), or the successor fails its checks\n"
                  "2 --without-deleted missing, or bad usage",
     "versions": "0 listed (also when none is published)",
-    "import": "0 events written\n1 nothing could be imported (every record skipped), or the file cannot be read\n"
-              "2 bad usage (unknown format, --date missing)",
+    "import": "0 events written, or the same file was imported before (nothing written)\n"
+              "1 nothing could be imported (every record skipped)\n"
+              "2 bad usage: unknown format, a missing file, an unsupported extension or a bad --date",
     "validate": "0 every record meets the event contract\n1 some records would be quarantined, or the file "
                 "cannot be read\n2 bad usage",
 }
@@ -134,12 +135,15 @@ List the published versions, newest first, with their publication time, train/te
 KTO row counts and parent version; `*` marks LATEST. Read from each version's manifest.json
 and datasets/preference_pairs/publications.jsonl.""",
     "import": """\
-Convert a file exported from a feedback or annotation tool into contract events, written
-to landing/<date>/import-<format>-<file stem>.jsonl, where the next build of that day
-captures them. Nothing is dropped silently: records that give no event are counted by reason
-in the summary. Importing the same file again writes the same bytes. Consent to training
-defaults per format (annotation work: yes; end-user chats and arena votes: no) unless set
-with the flags below.""",
+Convert a file exported from a feedback or annotation tool into contract events. Each event
+lands in the day folder of its own created_at, landing/<YYYY-MM-DD>/import-<format>-<file
+stem>-<content key>.jsonl, so an export spanning months fills many days and `prefline build
+--all` builds them. Files are named by content: an import never overwrites another, and the
+same file imported again writes nothing and says so. A failed import leaves nothing behind.
+.json, .jsonl, .ndjson (each optionally .gz) and .parquet are read. Nothing is dropped
+silently: records that give no event are counted by reason in the summary. Consent to
+training defaults per format (annotation work: yes; end-user chats and arena votes: no); the
+summary names the default applied; set it with the flags below.""",
     "validate": """\
 Check one landing file against the event contract without building or touching the
 warehouse: prints how many records are valid and, for those capture would quarantine, the
@@ -212,9 +216,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from pipeline.importers import import_file
 
     consent = True if args.consent_training else False if args.no_consent_training else None
-    summary = import_file(args.format, Path(args.path), paths.landing_dir(), args.date, consent=consent)
+    try:
+        summary = import_file(args.format, Path(args.path), paths.landing_dir(), args.date, consent=consent)
+    except (ValueError, FileNotFoundError, IsADirectoryError) as exc:
+        print(f"prefline import: {exc}", file=sys.stderr)
+        return 2
     print(summary.render())
-    return 0 if summary.events_written else 1
+    return 0 if summary.events_written or summary.already_imported else 1
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -465,14 +473,16 @@ def build_parser() -> argparse.ArgumentParser:
     from pipeline.importers import FORMAT_HELP
 
     p = _add(sub, "import", "convert a file from a feedback tool into contract events in the landing folder", """\
-  prefline import arena battles.jsonl --date 2026-11-03
-  prefline import argilla export.json --date 2026-11-03 --no-consent-training
-  prefline import arena battles.jsonl --date 2026-11-03 && prefline build --date 2026-11-03
+  prefline import label-studio project-1-at-2023-04-17.json
+  prefline import argilla export.json.gz --no-consent-training
+  prefline import arena battles.jsonl --date 2026-11-03 && prefline build --all
 """)
     p.epilog = "formats:\n" + "\n".join(f"  {k:<14} {v}" for k, v in FORMAT_HELP.items()) + "\n\n" + p.epilog
     p.add_argument("format", choices=sorted(FORMAT_HELP), help="the tool or dataset the file comes from (see formats)")
     p.add_argument("path", help="the exported file")
-    p.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="landing day to write into")
+    p.add_argument("--date", metavar="YYYY-MM-DD",
+                   help="day for events whose source has no time of its own (default: today, UTC); "
+                        "events with a time land in their own day")
     consent = p.add_mutually_exclusive_group()
     consent.add_argument("--consent-training", action="store_true", help="mark every imported event as consented")
     consent.add_argument("--no-consent-training", action="store_true", help="mark every imported event as not consented")

@@ -1,17 +1,22 @@
 """Importers: feedback in formats users already have -> contract events in a landing file.
 
 `import_file(fmt, path, landing_root, day)` reads one input file, converts each record with the
-format's converter and writes the events to `<landing_root>/<day>/import-<fmt>-<stem>.jsonl`
-(`landing_root` is the landing folder, `paths.landing_dir()`), where the next capture of that
-day reads them. The file is written aside and renamed into place, so a capture never sees half
-of it; importing the same file again rewrites the same bytes.
+format's converter and writes each event into the landing day of its own `created_at`:
+`<landing_root>/<YYYY-MM-DD>/import-<fmt>-<stem>-<key>.jsonl` (`landing_root` is the landing
+folder, `paths.landing_dir()`), so an export spanning months lands in many days and
+`prefline build --all` builds them all. `<key>` hashes the input's bytes, the format and the
+consent asked for: two imports never overwrite each other, and the same file imported again is
+a no-op the summary reports. All day files are written in a hidden folder and renamed into
+place after the whole input converted, so a capture never sees half an import and a failed
+import leaves nothing.
 
 What every imported event carries:
 - `event_id`: `<fmt>-<the source's own id>` where the source has one (a battle's question_id, a
   Label Studio task and annotation id, an Argilla record and user id, a chat log id), else
   `<fmt>-<md5 of the source record>`; the same record imported twice is an at-least-once
   duplicate that capture and dedup already handle.
-- `source`: `import:<fmt>`; `created_at`: the source's time when it has one, else `<day>T00:00:00Z`.
+- `source`: `import:<fmt>`; `created_at`: the source's time when it has one, else `<day>T00:00:00Z` (`day` defaults
+  to today, UTC).
 - `user_id`: the annotator or user the source names, else `import:<fmt>`; `annotator.kind` is
   `annotator` for annotation tools and datasets, `end_user` for chat logs and arena votes, `ai`
   for AI ratings (UltraFeedback).
@@ -30,10 +35,13 @@ checked against the contract before it is written (a failure is skipped as `cont
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,23 +64,70 @@ FORMAT_HELP: dict[str, str] = {fmt: module.HELP for fmt, module in _MODULES.item
 CONSENT_DEFAULT: dict[str, bool] = {fmt: module.CONSENT for fmt, module in _MODULES.items()}
 
 
+# Per day, buffered event bytes are appended to that day's temporary file past this size, so
+# an export of any length needs neither one open file per day nor all its events in memory.
+_FLUSH_BYTES = 1 << 20
+
+
 @dataclass(frozen=True)
 class ImportSummary:
     records_read: int
     events_written: int
     skipped: dict[str, int]
-    output: Path
+    outputs: dict[str, Path]  # landing day -> the file written into it
+    per_day: dict[str, int]  # landing day -> events written there
+    consent: bool
+    consent_is_default: bool
+    already_imported: tuple[Path, ...] = ()  # set when the same file was imported before: nothing written
 
     def render(self) -> str:
-        """One line for a person: what was read, written and skipped, and why."""
+        """A few lines for a person: what was read, written and skipped (by reason), and the consent
+        applied to the events with how to change it."""
+        if self.already_imported:
+            return (f"already imported: this file's events are in {', '.join(map(str, self.already_imported))}; "
+                    "nothing written (remove those files to import it again)")
         total = sum(self.skipped.values())
         why = ", ".join(f"{reason} {n}" for reason, n in self.skipped.items())
-        return (f"read {self.records_read} records, wrote {self.events_written} events to {self.output}; "
-                f"skipped {total}" + (f" ({why})" if why else ""))
+        days = sorted(self.per_day)
+        if not days:
+            where = "no landing day"
+        elif len(days) <= 5:
+            where = ", ".join(f"{d} ({self.per_day[d]})" for d in days)
+        else:
+            where = f"{len(days)} landing days, {days[0]} .. {days[-1]}"
+        root = next(iter(self.outputs.values())).parent.parent if self.outputs else None
+        lines = [
+            f"read {self.records_read} records, wrote {self.events_written} events"
+            + (f" under {root}/: {where}" if root else ""),
+            f"skipped {total}" + (f" ({why})" if why else ""),
+        ]
+        flag = "--no-consent-training" if self.consent else "--consent-training"
+        if self.consent_is_default:
+            lines.append(f"consent_training={str(self.consent).lower()} on every event: this format's default "
+                         f"({'annotation work' if self.consent else 'end users, whose consent the file does not record'}); "
+                         f"import again with {flag} to change it")
+        else:
+            lines.append(f"consent_training={str(self.consent).lower()} on every event, as asked")
+        return "\n".join(lines)
+
+    @property
+    def output(self) -> Path | None:
+        """The only file written, for an import that lands in a single day."""
+        return next(iter(self.outputs.values())) if len(self.outputs) == 1 else None
 
 
-def output_path(fmt: str, path: Path, landing_root: Path, day: str) -> Path:
-    return Path(landing_root) / day / f"import-{fmt}-{file_stem(Path(path))}.jsonl"
+def content_key(fmt: str, path: Path, consent: bool | None) -> str:
+    """12 hex digits naming one import: the input's bytes, the format and the consent asked for.
+    The same file imported the same way always has the same key, whatever its name."""
+    digest = hashlib.sha256(f"{fmt}\0{consent}\0".encode())
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def output_name(fmt: str, path: Path, key: str) -> str:
+    return f"import-{fmt}-{file_stem(Path(path))}-{key}.jsonl"
 
 
 def _valid_events(record: Any, convert: Converter, ctx: ImportContext, skipped: Counter[str]) -> list[dict[str, Any]]:
@@ -97,28 +152,68 @@ def _valid_events(record: Any, convert: Converter, ctx: ImportContext, skipped: 
     return events
 
 
-def import_file(fmt: str, path: Path, landing_root: Path, day: str, consent: bool | None = None) -> ImportSummary:
-    """Convert one input file of format ``fmt`` into a landing file for ``day`` (YYYY-MM-DD)."""
+def import_file(fmt: str, path: Path, landing_root: Path, day: str | None = None,
+                consent: bool | None = None) -> ImportSummary:
+    """Convert one input file of format ``fmt`` into landing files, one per day of the events' own
+    ``created_at``. ``day`` (YYYY-MM-DD, default today in UTC) dates only the events whose source
+    has no time. Files are named by content (`import-<fmt>-<stem>-<key>.jsonl`): an import never
+    overwrites another, and importing the same file again is a no-op reported in the summary.
+    Every day's file is written in a hidden folder and renamed into place only once the whole
+    input converted, so a failed import leaves nothing behind."""
     if fmt not in IMPORTERS:
         raise ValueError(f"unknown import format {fmt!r}; known: {', '.join(IMPORTERS)}")
-    day = date.fromisoformat(day).isoformat()
-    path = Path(path)
+    day = date.fromisoformat(day).isoformat() if day else datetime.now(UTC).date().isoformat()
+    path, landing_root = Path(path), Path(landing_root)
     check_readable(path)
+    key = content_key(fmt, path, consent)
+    name = output_name(fmt, path, key)
+    chosen = CONSENT_DEFAULT[fmt] if consent is None else consent
+    earlier = tuple(sorted(landing_root.glob(f"*/import-{fmt}-*-{key}.jsonl"))) if landing_root.is_dir() else ()
+    if earlier:
+        return ImportSummary(0, 0, {}, {}, {}, chosen, consent is None, already_imported=earlier)
     convert = IMPORTERS[fmt]
-    ctx = ImportContext(fmt, day, CONSENT_DEFAULT[fmt] if consent is None else consent)
-    out = output_path(fmt, path, landing_root, day)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")  # capture ignores dot files
+    ctx = ImportContext(fmt, day, chosen)
+    landing_root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".import-{key}-", dir=landing_root))  # capture ignores dot folders
     skipped: Counter[str] = Counter()
-    read = written = 0
+    buffers: dict[str, bytearray] = {}
+    per_day: Counter[str] = Counter()
+    read = 0
+    outputs: dict[str, Path] = {}
+    made: list[Path] = []
+
+    def flush(d: str) -> None:
+        with open(work / f"{d}.jsonl", "ab") as fh:
+            fh.write(buffers[d])
+        buffers[d].clear()
+
     try:
-        with open(partial, "wb") as fh:
-            for record in read_records(path):
-                read += 1
-                for item in _valid_events(record, convert, ctx, skipped):
-                    fh.write(orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE))
-                    written += 1
-        os.replace(partial, out)
+        for record in read_records(path):
+            read += 1
+            for item in _valid_events(record, convert, ctx, skipped):
+                d = item["created_at"][:10]  # RFC 3339 UTC: the event's own day
+                buf = buffers.setdefault(d, bytearray())
+                buf += orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE)
+                per_day[d] += 1
+                if len(buf) > _FLUSH_BYTES:
+                    flush(d)
+        for d in buffers:
+            flush(d)
+        for d in sorted(per_day):
+            target = landing_root / d / name
+            if not target.parent.is_dir():
+                target.parent.mkdir()
+                made.append(target.parent)
+            os.replace(work / f"{d}.jsonl", target)
+            outputs[d] = target
+    except BaseException:
+        for target in outputs.values():  # undo the days already renamed into place
+            target.unlink(missing_ok=True)
+        for folder in made:
+            if not any(folder.iterdir()):
+                folder.rmdir()
+        raise
     finally:
-        partial.unlink(missing_ok=True)
-    return ImportSummary(read, written, dict(sorted(skipped.items())), out)
+        shutil.rmtree(work, ignore_errors=True)
+    return ImportSummary(read, sum(per_day.values()), dict(sorted(skipped.items())), outputs,
+                         dict(sorted(per_day.items())), chosen, consent is None)

@@ -24,7 +24,7 @@ from pipeline.template_normalization.templates import TemplateError, canonical_m
 _MILLIS_THRESHOLD = 1e11
 # Containers an annotation tool wraps its record list in when a file is one JSON document.
 _LIST_KEYS = ("records", "data", "tasks")
-READABLE_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json", ".parquet")
+READABLE_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz", ".parquet")
 
 
 class Skip(Exception):
@@ -55,7 +55,8 @@ Converter = Callable[[Any, ImportContext], Iterator["dict[str, Any] | Skip"]]
 
 
 def _json_document(path: Path) -> list[Any]:
-    with open(path, "rb") as fh:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:
         doc = orjson.loads(fh.read())
     if isinstance(doc, dict):
         for key in _LIST_KEYS:
@@ -68,7 +69,8 @@ def _json_document(path: Path) -> list[Any]:
 def check_readable(path: Path) -> None:
     """Refuse, before anything is written, a file the importers cannot read."""
     if not path.name.lower().endswith(READABLE_SUFFIXES):
-        raise ValueError(f"cannot read {path.name}: importers read {', '.join(READABLE_SUFFIXES)}")
+        raise ValueError(f"cannot read {path.name}: importers read {', '.join(READABLE_SUFFIXES)} files; "
+                         "export again in one of those or convert it")
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
 
@@ -83,7 +85,7 @@ def read_records(path: Path) -> Iterator[Any]:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
             yield from batch.to_pylist()
         return
-    if name.endswith(".json"):
+    if name.endswith((".json", ".json.gz")):
         yield from _json_document(path)
         return
     opener = gzip.open if name.endswith(".gz") else open
