@@ -37,3 +37,10 @@
 {% macro spark__delete_days(where_sql) -%}
     {#- nothing to delete: insert_overwrite replaces the partitions written -#}
 {%- endmacro %}
+
+{#- Every column of a relation but some: DuckDB's `* exclude`, Spark's `* except`. -#}
+{% macro star_except(alias, columns) -%}
+    {{ return(adapter.dispatch('star_except')(alias, columns)) }}
+{%- endmacro %}
+{% macro default__star_except(alias, columns) -%}{{ alias }}.* exclude ({{ columns | join(', ') }}){%- endmacro %}
+{% macro spark__star_except(alias, columns) -%}{{ alias }}.* except ({{ columns | join(', ') }}){%- endmacro %}
