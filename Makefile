@@ -20,6 +20,11 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+## the spark extra (pyspark, dbt-spark; ~630 MB) for tests/test_spark_parity.py, part of `make test`
+$(BIN)/.spark-installed: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test,spark]"
+	touch $@
+
 $(DBT_MANIFEST): $(BIN)/.installed dbt_project/dbt_project.yml $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f 2>/dev/null)
 	$(BIN)/dagster-dbt project prepare-and-package --file pipeline/core/dbt_project.py
 
@@ -43,7 +48,7 @@ lint: manifest
 	PREFLINE_HOME=$$(mktemp -d) $(BIN)/sqlfluff lint dbt_project/models
 
 ## test: install what the tests need, lint, and run the tests
-test: manifest browser lint
+test: manifest browser lint $(BIN)/.spark-installed
 	$(BIN)/python -m pytest
 
 ## ui: the Dagster UI on 127.0.0.1:3000 over $PREFLINE_HOME's run history

@@ -3,10 +3,11 @@
     {{ column }} between cast('{{ var("partition_start") }}' as date) and cast('{{ var("partition_end") }}' as date)
 {%- endmacro %}
 
-{#- Incremental daily models replace their window: delete it first, then append. -#}
+{#- Incremental daily models replace their window: delete it first, then append (DuckDB), or
+    overwrite its day partitions (Spark; see delete_days). -#}
 {% macro delete_partition_window() -%}
     {% if is_incremental() %}
-        delete from {{ this }} where {{ in_partition_window('partition_date') }}
+        {{ delete_days(in_partition_window('partition_date')) }}
     {% endif %}
 {%- endmacro %}
 

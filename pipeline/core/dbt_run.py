@@ -45,6 +45,14 @@ def _close_duckdb() -> None:
             pass
 
 
+def dbt_target(config: dict[str, Any]) -> str:
+    """The profiles.yml output for ``warehouse.engine``: embedded (DuckDB) or spark."""
+    engine = config["warehouse"].get("engine", "duckdb")
+    if engine not in ("duckdb", "spark"):
+        raise ValueError(f"warehouse.engine must be duckdb or spark, not {engine!r}")
+    return "embedded" if engine == "duckdb" else "spark"
+
+
 @contextmanager
 def _profile_env(config: dict[str, Any]) -> Iterator[None]:
     """What profiles.yml reads (the warehouse file and DuckDB's limits), set for one dbt
@@ -94,6 +102,7 @@ def dbt_build(
         *params.selection_args,
         "--project-dir", str(params.dbt_project.project_dir if params.dbt_project else dbt.project_dir),
         "--profiles-dir", str(dbt.profiles_dir or dbt.project_dir),
+        "--target", dbt_target(config),
         "--target-path", str(target),
         "--log-path", str(target),
         "--no-send-anonymous-usage-stats",

@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=day_incremental_strategy(),
+        partition_by=day_partition_by(),
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_changed_partitions() }}"
     )
@@ -22,7 +23,8 @@ todo as (
     select partition_date, partition_signature
     from signatures
     {% if is_incremental() %}
-    where partition_date not in (select distinct partition_date from {{ this }})
+    {#- days not yet built with these inputs (on DuckDB the pre-hook deleted the others) -#}
+    where partition_date not in ({{ unchanged_partitions() }})
     {% endif %}
 ),
 

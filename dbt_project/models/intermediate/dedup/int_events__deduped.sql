@@ -28,7 +28,7 @@ contamination as (
 
 canonical as (
     select
-        e.* exclude (partition_signature, computed_in_invocation),
+        {{ star_except('e', ["partition_signature", "computed_in_invocation"]) }},
         coalesce(c.cluster_id, e.prompt_hash) as cluster_id,
         x.user_id is not null as deleted,
         ct.contamination_detail

@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=day_incremental_strategy(),
+        partition_by=day_partition_by(),
         on_schema_change='fail',
         pre_hook="{{ delete_partition_window() }}"
     )

@@ -104,8 +104,7 @@ select
     b.content as b_content,
     c.b_hash,
     c.b_model,
-    c.* exclude (pair_id, pair_rule, label_source, needs_judge, prompt_hash, cluster_id,
-                 a_hash, a_model, b_hash, b_model, first_seen_at, capped),
+    {{ star_except('c', ["pair_id", "pair_rule", "label_source", "needs_judge", "prompt_hash", "cluster_id", "a_hash", "a_model", "b_hash", "b_model", "first_seen_at", "capped"]) }},
     c.capped
 from capped c
 left join prompts n on n.prompt_hash = c.prompt_hash and not c.capped

@@ -13,7 +13,7 @@ with pairs as (
 ),
 
 train_mix as (
-    select category, count(*) * 1.0 / sum(count(*)) over () as observed_share
+    select category, cast(count(*) as double) / sum(count(*)) over () as observed_share
     from pairs
     where split = 'train'
     group by category
@@ -22,7 +22,7 @@ train_mix as (
 targets as (
     {% if targets | length > 0 %}
     {% for category, share in targets.items() %}
-    select '{{ category }}' as category, {{ share }} as target_share
+    select '{{ category }}' as category, cast({{ share }} as double) as target_share
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
     {% else %}
@@ -36,8 +36,8 @@ weighted as (
         p.*,
         case
             when p.split = 'train' and t.target_share is not null and m.observed_share > 0
-                then least({{ max_weight }}, greatest(1.0, t.target_share / m.observed_share))
-            else 1.0
+                then least(cast({{ max_weight }} as double), greatest(cast(1.0 as double), t.target_share / m.observed_share))
+            else cast(1.0 as double)
         end as category_weight
     from pairs p
     left join train_mix m on m.category = p.category and p.split = 'train'
@@ -55,7 +55,7 @@ select
     r.replica_index,
     {% if replicate %}
     cast(round(w.category_weight) as integer) as replicas,
-    1.0 as weight
+    cast(1.0 as double) as weight
     {% else %}
     1 as replicas,
     w.category_weight as weight
