@@ -265,8 +265,8 @@ select
     end as vote,
     case when v.pair_rule <> 'pairwise_preferred' then 1 else d.votes end as votes,
     case when v.pair_rule <> 'pairwise_preferred' then 1 else d.majority_votes end as majority_votes,
-    case when v.pair_rule <> 'pairwise_preferred' then 1.0 else d.majority_votes * 1.0 / d.votes end as agreement,
-    case when v.pair_rule <> 'pairwise_preferred' then 1.0
-         else (2 * d.majority_votes - d.votes) * 1.0 / d.votes end as margin
+    case when v.pair_rule <> 'pairwise_preferred' then cast(1.0 as double) else cast(d.majority_votes as double) / d.votes end as agreement,
+    case when v.pair_rule <> 'pairwise_preferred' then cast(1.0 as double)
+         else cast(2 * d.majority_votes - d.votes as double) / d.votes end as margin
 from voted v
 inner join decided d on d.comparison_id = v.comparison_id
