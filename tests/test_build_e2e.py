@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from tests.homes import pointed_at
 from tests.trl_rules import kto_row_problems, preference_row_problems
 
 pytestmark = pytest.mark.slow
@@ -35,25 +35,10 @@ def _build(days=DAYS):
     return run_build(list(days))
 
 
-@contextmanager
-def _home(home: Path):
-    """PREFLINE_HOME and DAGSTER_HOME point at ``home`` for the block."""
-    saved = {k: os.environ.get(k) for k in ("PREFLINE_HOME", "DAGSTER_HOME")}
-    os.environ["PREFLINE_HOME"], os.environ["DAGSTER_HOME"] = str(home), str(home / "dagster")
-    try:
-        yield home
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory):
     """One build shared by this module's tests; the test that adds a broken day runs last."""
-    with _home(tmp_path_factory.mktemp("e2e") / "home") as home:
+    with pointed_at(tmp_path_factory.mktemp("e2e") / "home") as home:
         _generate(home)
         outcome = _build()
         assert outcome.success, (outcome.blocked, outcome.failed_steps)
@@ -183,7 +168,7 @@ def test_a_changed_day_alone_is_keyed_again(built, tmp_path):
     """The incremental dedup input recomputes exactly the days whose inputs changed."""
     home = tmp_path / "home"
     shutil.copytree(built[0], home)
-    with _home(home):
+    with pointed_at(home):
         before = _canonical_rows(home)
         changed, unchanged = DAYS[0], DAYS[1]
         dropped = sorted((home / "landing" / changed).iterdir())[0]

@@ -5,13 +5,14 @@ the DuckDB build, so the published pairs and KTO rows are equal."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
+
+from tests.homes import pointed_at
 
 pytest.importorskip("pyspark")
 pytest.importorskip("dbt.adapters.spark")
@@ -62,9 +63,7 @@ def both(tmp_path_factory: pytest.TempPathFactory):
 
     root = tmp_path_factory.mktemp("spark_parity")
     home = root / "home"
-    saved = {k: os.environ.get(k) for k in ("PREFLINE_HOME", "DAGSTER_HOME")}
-    os.environ["PREFLINE_HOME"], os.environ["DAGSTER_HOME"] = str(home), str(home / "dagster")
-    try:
+    with pointed_at(home):
         write_landing(home / "landing", n=400, days=len(DAYS), start=date.fromisoformat(DAYS[0]), seed=11)
         outcome = run_build(DAYS)
         assert outcome.success, (outcome.blocked, outcome.failed_steps)
@@ -79,12 +78,6 @@ def both(tmp_path_factory: pytest.TempPathFactory):
         assert result.success, result.exception
         yield duckdb.connect(str(home / "warehouse.duckdb"), read_only=True), spark
         spark.stop()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.mark.parametrize("model", _models())

@@ -6,10 +6,11 @@ comparison split evenly is ledgered annotators_disagree and published neither wa
 from __future__ import annotations
 
 import json
-import os
 
 import pyarrow.parquet as pq
 import pytest
+
+from tests.homes import pointed_at
 
 pytestmark = pytest.mark.slow
 DAY = "2026-11-06"
@@ -50,9 +51,7 @@ def build(tmp_path_factory):
     home = tmp_path_factory.mktemp("votes") / "home"
     (home / "landing" / DAY).mkdir(parents=True)
     (home / "landing" / DAY / "events.jsonl").write_text("\n".join(json.dumps(e) for e in EVENTS) + "\n")
-    saved = {k: os.environ.get(k) for k in ("PREFLINE_HOME", "DAGSTER_HOME")}
-    os.environ["PREFLINE_HOME"], os.environ["DAGSTER_HOME"] = str(home), str(home / "dagster")
-    try:
+    with pointed_at(home):
         from pipeline.cli.build import run_build
 
         outcome = run_build([DAY])
@@ -62,9 +61,6 @@ def build(tmp_path_factory):
         lineage = pq.read_table(vdir / "lineage.parquet").to_pylist()
         rejected = {r["event_id"]: r for r in pq.read_table(vdir / "rejected.parquet").to_pylist()}
         yield rows, lineage, rejected, home
-    finally:
-        for key, value in saved.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
 
 
 def test_one_pair_per_comparison_chosen_by_majority_with_votes(build):
