@@ -217,7 +217,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     consent = True if args.consent_training else False if args.no_consent_training else None
     try:
-        summary = import_file(args.format, Path(args.path), paths.landing_dir(), args.date, consent=consent)
+        options = dict(o.split("=", 1) if "=" in o else (o, "") for o in args.option or ())
+        summary = import_file(args.format, Path(args.path), paths.landing_dir(), args.date, consent=consent,
+                              options=options)
     except (ValueError, FileNotFoundError, IsADirectoryError) as exc:
         print(f"prefline import: {exc}", file=sys.stderr)
         return 2
@@ -486,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     consent = p.add_mutually_exclusive_group()
     consent.add_argument("--consent-training", action="store_true", help="mark every imported event as consented")
     consent.add_argument("--no-consent-training", action="store_true", help="mark every imported event as not consented")
+    p.add_argument("--option", action="append", metavar="NAME=VALUE",
+                   help="a format's import option, e.g. arena moderation=keep (see formats)")
     p.set_defaults(func=_cmd_import)
 
     p = _add(sub, "validate", "check one landing file against the event contract without building", """\

@@ -48,7 +48,17 @@ from typing import Any
 import orjson
 
 from pipeline.capture.contract import ContractError, validate_values
-from pipeline.importers import arena, argilla, hh_rlhf, label_studio, openai_chat, ultrafeedback
+from pipeline.importers import (
+    arena,
+    argilla,
+    helpsteer2,
+    hh_rlhf,
+    label_studio,
+    oasst,
+    openai_chat,
+    pandalm,
+    ultrafeedback,
+)
 from pipeline.importers.common import Converter, ImportContext, Skip, check_readable, file_stem, read_records
 
 _MODULES = {
@@ -58,10 +68,15 @@ _MODULES = {
     "ultrafeedback": ultrafeedback,
     "argilla": argilla,
     "label-studio": label_studio,
+    "pandalm": pandalm,
+    "oasst": oasst,
+    "helpsteer2": helpsteer2,
 }
 IMPORTERS: dict[str, Converter] = {fmt: module.convert for fmt, module in _MODULES.items()}
 FORMAT_HELP: dict[str, str] = {fmt: module.HELP for fmt, module in _MODULES.items()}
 CONSENT_DEFAULT: dict[str, bool] = {fmt: module.CONSENT for fmt, module in _MODULES.items()}
+# Import options a format takes: name -> the values it allows, the default first.
+OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {fmt: getattr(m, "OPTIONS", {}) for fmt, m in _MODULES.items()}
 
 
 # Per day, buffered event bytes are appended to that day's temporary file past this size, so
@@ -116,10 +131,11 @@ class ImportSummary:
         return next(iter(self.outputs.values())) if len(self.outputs) == 1 else None
 
 
-def content_key(fmt: str, path: Path, consent: bool | None) -> str:
-    """12 hex digits naming one import: the input's bytes, the format and the consent asked for.
-    The same file imported the same way always has the same key, whatever its name."""
-    digest = hashlib.sha256(f"{fmt}\0{consent}\0".encode())
+def content_key(fmt: str, path: Path, consent: bool | None, options: tuple[tuple[str, str], ...] = ()) -> str:
+    """12 hex digits naming one import: the input's bytes, the format, the consent and the options
+    asked for. The same file imported the same way always has the same key, whatever its name."""
+    asked = "".join(f"{k}={v}\0" for k, v in options)
+    digest = hashlib.sha256(f"{fmt}\0{consent}\0{asked}".encode())
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
@@ -152,8 +168,20 @@ def _valid_events(record: Any, convert: Converter, ctx: ImportContext, skipped: 
     return events
 
 
+def checked_options(fmt: str, options: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """The options asked for, checked against what the format takes (ValueError, one line, else)."""
+    allowed = OPTIONS[fmt]
+    for name, value in (options or {}).items():
+        if name not in allowed:
+            takes = ", ".join(allowed) or "none"
+            raise ValueError(f"format {fmt} has no option {name!r}; its options: {takes}")
+        if value not in allowed[name]:
+            raise ValueError(f"option {name} of {fmt} takes {' or '.join(allowed[name])}, not {value!r}")
+    return tuple(sorted((options or {}).items()))
+
+
 def import_file(fmt: str, path: Path, landing_root: Path, day: str | None = None,
-                consent: bool | None = None) -> ImportSummary:
+                consent: bool | None = None, options: dict[str, str] | None = None) -> ImportSummary:
     """Convert one input file of format ``fmt`` into landing files, one per day of the events' own
     ``created_at``. ``day`` (YYYY-MM-DD, default today in UTC) dates only the events whose source
     has no time. Files are named by content (`import-<fmt>-<stem>-<key>.jsonl`): an import never
@@ -164,15 +192,16 @@ def import_file(fmt: str, path: Path, landing_root: Path, day: str | None = None
         raise ValueError(f"unknown import format {fmt!r}; known: {', '.join(IMPORTERS)}")
     day = date.fromisoformat(day).isoformat() if day else datetime.now(UTC).date().isoformat()
     path, landing_root = Path(path), Path(landing_root)
+    asked = checked_options(fmt, options)
     check_readable(path)
-    key = content_key(fmt, path, consent)
+    key = content_key(fmt, path, consent, asked)
     name = output_name(fmt, path, key)
     chosen = CONSENT_DEFAULT[fmt] if consent is None else consent
     earlier = tuple(sorted(landing_root.glob(f"*/import-{fmt}-*-{key}.jsonl"))) if landing_root.is_dir() else ()
     if earlier:
         return ImportSummary(0, 0, {}, {}, {}, chosen, consent is None, already_imported=earlier)
     convert = IMPORTERS[fmt]
-    ctx = ImportContext(fmt, day, chosen)
+    ctx = ImportContext(fmt, day, chosen, asked)
     landing_root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".import-{key}-", dir=landing_root))  # capture ignores dot folders
     skipped: Counter[str] = Counter()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from pipeline.template_normalization.templates import TemplateError, canonical_messages
@@ -24,7 +25,7 @@ from pipeline.template_normalization.templates import TemplateError, canonical_m
 _MILLIS_THRESHOLD = 1e11
 # Containers an annotation tool wraps its record list in when a file is one JSON document.
 _LIST_KEYS = ("records", "data", "tasks")
-READABLE_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz", ".parquet")
+READABLE_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz", ".parquet", ".csv", ".csv.gz")
 
 
 class Skip(Exception):
@@ -41,6 +42,10 @@ class ImportContext:
     fmt: str
     day: str
     consent: bool
+    options: tuple[tuple[str, str], ...] = ()  # the format's import options, (name, value) sorted
+
+    def option(self, name: str, default: str) -> str:
+        return dict(self.options).get(name, default)
 
     @property
     def source(self) -> str:
@@ -79,11 +84,17 @@ def read_records(path: Path) -> Iterator[Any]:
     """The source records of one input file, in file order. jsonl and jsonl.gz give one record a
     line (an undecodable line comes back as a `Skip`); .json is one document: a list of records,
     or an object holding one under "records", "data" or "tasks" (Argilla and Label Studio
-    exports); .parquet gives one record a row."""
+    exports); .parquet and .csv[.gz] give one record a row (a CSV with its header, quoted values may
+    hold newlines, as in the Arena human-preference release)."""
     name = path.name.lower()
     if name.endswith(".parquet"):
         for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
             yield from batch.to_pylist()
+        return
+    if name.endswith((".csv", ".csv.gz")):
+        with pcsv.open_csv(path, parse_options=pcsv.ParseOptions(newlines_in_values=True)) as reader:
+            for batch in reader:
+                yield from batch.to_pylist()
         return
     if name.endswith((".json", ".json.gz")):
         yield from _json_document(path)
@@ -102,7 +113,7 @@ def read_records(path: Path) -> Iterator[Any]:
 def file_stem(path: Path) -> str:
     """The file name without its data suffixes: test.jsonl.gz -> test."""
     name = path.name
-    for suffix in (".gz", ".jsonl", ".ndjson", ".json", ".parquet"):
+    for suffix in (".gz", ".jsonl", ".ndjson", ".json", ".parquet", ".csv"):
         name = name.removesuffix(suffix)
     return name
 
