@@ -16,7 +16,6 @@ from pipeline.capture.contract import validate_record
 from pipeline.capture.landing import capture_file
 from pipeline.importers import CONSENT_DEFAULT, FORMAT_HELP, IMPORTERS, ImportSummary, import_file
 from pipeline.importers.common import Skip
-from pipeline.importers.ultrafeedback import score
 from pipeline.template_normalization.templates import parse_prompt
 
 DATA = Path(__file__).parent / "data" / "importers"
@@ -24,10 +23,11 @@ DAY = "2024-05-07"
 
 SAMPLES = {
     "hh-rlhf": ("hh-rlhf.jsonl", 6, 3, {"json_invalid": 1, "missing_field": 1, "transcript_unsplittable": 1}),
-    "arena": ("arena.jsonl", 8, 5, {"history_differs": 1, "label_unknown": 1, "user_turns_differ": 1}),
+    "arena": ("arena.jsonl", 8, 4,
+              {"history_differs": 1, "label_unknown": 1, "moderation_flagged": 1, "user_turns_differ": 1}),
     "openai-chat": ("openai-chat.jsonl", 7, 3,
                     {"no_feedback": 1, "non_text_content": 1, "rating_unknown": 1, "tool_turns": 1}),
-    "ultrafeedback": ("ultrafeedback.jsonl", 3, 5, {"missing_field": 1, "no_rating": 1}),
+    "ultrafeedback": ("ultrafeedback.jsonl", 3, 4, {"missing_field": 1, "no_rating": 1}),
     "argilla": ("argilla.json", 4, 3, {"label_unknown": 1, "no_responses": 1, "response_not_submitted": 1}),
     "label-studio": ("label-studio.json", 4, 3, {"annotation_cancelled": 1, "no_annotations": 1, "no_choice": 1}),
 }
@@ -59,7 +59,7 @@ def preferred(event: dict) -> str:
 
 
 def test_every_format_is_documented_and_has_a_consent_default():
-    assert set(IMPORTERS) == set(FORMAT_HELP) == set(CONSENT_DEFAULT) == set(SAMPLES)
+    assert set(IMPORTERS) == set(FORMAT_HELP) == set(CONSENT_DEFAULT) >= set(SAMPLES)
     assert all(FORMAT_HELP[f].strip() and "\n" not in FORMAT_HELP[f] for f in FORMAT_HELP)
 
 
@@ -160,7 +160,10 @@ def test_arena_winner_ties_models_and_tags(tmp_path):
     assert tie["label"] == {"tie": True} and "tie_kind" not in tie["tags"]
     assert tie["tags"]["anonymous"] == "false"
 
-    both_bad = e["arena-3ebf5c4b9dae4b7f8c8d4e5f60718293"]
+    assert "arena-3ebf5c4b9dae4b7f8c8d4e5f60718293" not in e  # flagged by moderation: skipped by default
+    kept = by_id(landed(import_file("arena", DATA / "arena.jsonl", tmp_path / "keep", DAY,
+                                    options={"moderation": "keep"})))
+    both_bad = kept["arena-3ebf5c4b9dae4b7f8c8d4e5f60718293"]
     assert both_bad["label"] == {"tie": True}
     assert both_bad["tags"]["tie_kind"] == "both_bad"
     assert both_bad["tags"]["moderation_flagged"] == both_bad["tags"]["toxic_chat"] == "true"
@@ -199,32 +202,6 @@ def test_openai_chat_thumbs_prompt_and_reply(tmp_path):
     assert pasta["prompt"]["messages"][0]["content"] == (
         "Is this pasta water salty enough?\n\nI used one teaspoon per litre.")
     assert not any(b"wrong, it's 218C" in p.read_bytes() for p in tmp_path.glob("*/import-openai-chat-*.jsonl"))
-
-
-def test_ultrafeedback_scores_share_a_prompt_and_name_the_ai_rater(tmp_path):
-    _, events = run("ultrafeedback", tmp_path)
-    scores = {e["responses"][0]["model"]: e["label"]["score"] for e in events}
-    # means 5, 3.75, 1.5 (row 1) and 4.33 (N/A left out), 2.5 (row 2): rounded half up
-    assert scores == {"gpt-4": 5, "llama-2-13b-chat": 4, "falcon-40b-instruct": 2, "ultralm-65b": 4,
-                      "wizardlm-7b": 3}
-    sky = [e for e in events if "sky" in e["prompt"]["messages"][0]["content"]]
-    assert len(sky) == 3 and len({orjson.dumps(e["prompt"]) for e in sky}) == 1
-    assert all(e["annotator"] == {"kind": "ai", "id": "gpt-4"} for e in events)
-    assert all(e["tags"]["dataset"] == "ultrafeedback" for e in events)
-
-
-def test_ultrafeedback_score_rule():
-    def aspects(*ratings):
-        return dict(zip(("helpfulness", "honesty", "instruction_following", "truthfulness"),
-                        ({"Rating": r} for r in ratings)))
-
-    assert score(aspects("2", "3", "N/A", "N/A")) == 3  # 2.5 rounds up, not to even
-    assert score(aspects("9", "8", "7", "6")) == 5
-    assert score(aspects("0", "0", "0", "0")) == 1
-    assert score({"helpfulness": [{"Rating": "4"}], "honesty": {"Rating": 2}}) == 3
-    with pytest.raises(Skip) as info:
-        score(aspects("N/A", "N/A", "N/A", "N/A"))
-    assert info.value.reason == "no_rating"
 
 
 def test_argilla_one_event_per_submitted_response(tmp_path):
@@ -373,6 +350,12 @@ def test_cli_import_errors_are_one_line_exit_2(tmp_path, monkeypatch, capsys):
     assert len(err) == 3 and "no such file" in err[0] and "cannot read test_importers.py" in err[1]
     assert "Traceback" not in "".join(err)
     assert main(["import", "arena", str(DATA / "arena.jsonl")]) == 0
-    assert "wrote 5 events" in capsys.readouterr().out
+    assert "wrote 4 events" in capsys.readouterr().out
     assert main(["import", "arena", str(DATA / "arena.jsonl")]) == 0
     assert capsys.readouterr().out.startswith("already imported")
+    assert main(["import", "arena", str(DATA / "arena.jsonl"), "--option", "moderation=keep"]) == 0
+    assert "wrote 5 events" in capsys.readouterr().out  # another import: options are part of its key
+    assert main(["import", "arena", str(DATA / "arena.jsonl"), "--option", "moderation=maybe"]) == 2
+    assert main(["import", "arena", str(DATA / "arena.jsonl"), "--option", "colour=red"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "takes skip or keep" in err[0] and "no option 'colour'" in err[1]
