@@ -15,7 +15,6 @@ import pytest
 from pipeline.capture.contract import validate_record
 from pipeline.capture.landing import capture_file
 from pipeline.importers import CONSENT_DEFAULT, FORMAT_HELP, IMPORTERS, ImportSummary, import_file
-from pipeline.importers.common import Skip
 from pipeline.template_normalization.templates import parse_prompt
 
 DATA = Path(__file__).parent / "data" / "importers"

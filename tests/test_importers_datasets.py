@@ -175,7 +175,9 @@ def test_arena_clean_battle_rows_winner_and_moderation(tmp_path):
             assert e["label"] == {"tie": True}
             assert e["tags"].get("tie_kind") == ("both_bad" if b["winner"] == "tie (bothbad)" else None)
         assert e["user_id"] == b["judge"] and not e["consent_training"]
+    assert "options: moderation=skip (default)" in summary.render()
     kept, kept_events = imported("arena", BATTLES, tmp_path / "keep", options={"moderation": "keep"})
+    assert "options: moderation=keep;" in kept.render()
     assert kept.events_written == 6 and "moderation_flagged" not in kept.skipped
     flagged = {e["event_id"]: e["tags"] for e in kept_events if e["event_id"] not in {x["event_id"] for x in events}}
     assert set(flagged) == {"arena-adf27e819a3c494cb6e993f0c660e097", "arena-c0fc42c6f5f14f2aa5a89f71f8553730"}

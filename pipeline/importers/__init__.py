@@ -28,6 +28,10 @@ Chatbot Arena votes) default to false, because whether those users agreed to tra
 to whoever runs the app, not written in the file. `consent=True` (the CLI's
 `--consent-training`) or `consent=False` overrides the default for every event of the import.
 
+Options: a format may take import options (`OPTIONS[fmt]`: name -> allowed values, default first),
+passed as `options={"moderation": "keep"}` (the CLI's `--option moderation=keep`); an unknown name
+or value is refused with one line, and the options asked for are part of the import's key.
+
 Nothing is dropped silently: a source record, or one unit of it (an annotation, a completion),
 that yields no event is counted in `ImportSummary.skipped` under its reason, and every event is
 checked against the contract before it is written (a failure is skipped as `contract:<reason>`).
@@ -94,6 +98,7 @@ class ImportSummary:
     consent: bool
     consent_is_default: bool
     already_imported: tuple[Path, ...] = ()  # set when the same file was imported before: nothing written
+    options: tuple[tuple[str, str, bool], ...] = ()  # (name, value applied, whether it is the default)
 
     def render(self) -> str:
         """A few lines for a person: what was read, written and skipped (by reason), and the consent
@@ -123,6 +128,10 @@ class ImportSummary:
                          f"import again with {flag} to change it")
         else:
             lines.append(f"consent_training={str(self.consent).lower()} on every event, as asked")
+        if self.options:
+            lines.append("options: " + ", ".join(f"{name}={value}" + (" (default)" if default else "")
+                                                 for name, value, default in self.options)
+                         + "; change one with --option NAME=VALUE")
         return "\n".join(lines)
 
     @property
@@ -244,5 +253,7 @@ def import_file(fmt: str, path: Path, landing_root: Path, day: str | None = None
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    applied = tuple((name, dict(asked).get(name, values[0]), name not in dict(asked))
+                    for name, values in OPTIONS[fmt].items())
     return ImportSummary(read, sum(per_day.values()), dict(sorted(skipped.items())), outputs,
-                         dict(sorted(per_day.items())), chosen, consent is None)
+                         dict(sorted(per_day.items())), chosen, consent is None, options=applied)
