@@ -316,12 +316,26 @@ def test_published_counts_per_format(build):
     assert {k: s.events_written for k, s in summaries.items()} == {
         "pandalm": 492, "oasst": 88, "arena": 4, "arena-55k": 3, "ultrafeedback": 4, "helpsteer2": 6}
     assert Counter(_by_format(r["source_event_ids"]) for r in rows) == {
-        "pandalm": 129, "oasst": 62, "arena": 4, "ultrafeedback": 4, "helpsteer2": 2}
+        "pandalm": 129, "oasst": 56, "arena": 4, "ultrafeedback": 4, "helpsteer2": 2}
     assert Counter(_by_format(r["source_event_ids"]) for r in kto) == {"oasst": 23, "helpsteer2": 2}
     ledger = Counter((r["event_id"].split("-")[0], r["reason"]) for r in rejected)
     assert ledger == {("pandalm", "duplicate_exact"): 63, ("pandalm", "tie"): 23, ("pandalm", "response_empty"): 6,
-                      ("arena", "tie"): 3}
+                      ("arena", "tie"): 3, ("oasst", "comparison_superseded"): 9}
     assert not any(r["reason"] == "annotators_disagree" for r in rejected)
+
+
+@pytest.mark.slow
+def test_no_comparison_is_published_twice_or_both_ways(build):
+    # OpenAssistant ranks sibling replies and also thumbs them: the ranking decides, and the
+    # thumbs pairs on the same two replies (agreeing or reversed) are ledgered, not published.
+    _, rows, _, rejected = build
+    comparisons = Counter((json.dumps(r["prompt"], sort_keys=True), frozenset((json.dumps(r["chosen"], sort_keys=True),
+                                                                             json.dumps(r["rejected"], sort_keys=True))))
+                          for r in rows)
+    assert max(comparisons.values()) == 1
+    superseded = [r for r in rejected if r["reason"] == "comparison_superseded"]
+    assert superseded and all(r["stage"] == "pair_construction" for r in superseded)
+    assert all("pairwise_preferred" in r["detail"] for r in superseded)
 
 
 @pytest.mark.slow
@@ -358,7 +372,7 @@ def test_oasst_chosen_is_the_better_ranked_or_thumbed_reply(build):
             n_thumbs += 1
             score = lambda m: m["emojis"].get("+1", 0) - m["emojis"].get("-1", 0)  # noqa: E731
             assert score(chosen) > 0 > score(rejected)
-    assert (n_rank, n_thumbs) == (56, 6)
+    assert (n_rank, n_thumbs) == (56, 0)  # the 6 thumbs pairs compare ranked siblings: superseded
     for row in (r for r in kto if r["source_event_ids"][0].startswith("oasst-")):
         m = by_text[row["completion"][-1]["content"]]
         assert row["label"] == (m["emojis"]["+1"] > m["emojis"].get("-1", 0))

@@ -47,7 +47,8 @@ def _human_pairs(con: duckdb.DuckDBPyConnection, split: str, limit: int,
     rows = con.execute(
         """
         select prompt_messages, a_content, b_content from int_pairs__candidates
-        where not needs_judge and not capped and label_source like 'human_%' and split = ?
+        where not needs_judge and not capped and superseded_by_rule is null
+          and label_source like 'human_%' and split = ?
           and (cast(? as date) is null or partition_date < cast(? as date))
         order by pair_id
         limit ?
@@ -89,9 +90,10 @@ def label_pairs(con: duckdb.DuckDBPyConnection, factory: JudgeFactory, accuracy_
         select pair_id, prompt_messages, a_content as response_a, b_content as response_b,
                case when needs_judge then null else 'a' end as human_winner, a_model, b_model
         from int_pairs__candidates
-        where (needs_judge and not capped) or pair_id in (
+        where (needs_judge and not capped and superseded_by_rule is null) or pair_id in (
             select pair_id from int_pairs__candidates
-            where label_source like 'human_%' and split = 'test' and not capped order by pair_id limit ?)
+            where label_source like 'human_%' and split = 'test' and not capped
+              and superseded_by_rule is null order by pair_id limit ?)
         order by pair_id
         """,
         [max_audit_pairs],

@@ -28,6 +28,7 @@ labeled as (
             when v.winner in ('a', 'b') then v.winner
         end as chosen_side,
         case
+            when c.superseded_by_rule is not null then 'comparison_superseded'
             when c.capped then 'duplicate_near'
             when c.pair_rule = 'pairwise_preferred' and c.majority_votes * 2 = c.votes then 'annotators_disagree'
             when not c.needs_judge then null
@@ -61,6 +62,8 @@ select
     majority_votes,
     agreement,
     margin,
+    superseded_by_rule,
+    superseded_by_pair_id,
     partition_date,
     split,
     rank_in_cluster,
@@ -79,6 +82,8 @@ select
         when reason = 'annotators_disagree' then cast(votes as {{ dbt.type_string() }}) || ' votes split '
             || cast(majority_votes as {{ dbt.type_string() }}) || '/' || cast(votes - majority_votes as {{ dbt.type_string() }})
             || ' between the two responses: no majority'
+        when reason = 'comparison_superseded' then 'the same two responses are decided by the '
+            || superseded_by_rule || ' pair ' || superseded_by_pair_id
         when reason = 'judge_missing' then 'no verdict recorded for this pair'
         when reason is not null then 'judge ' || coalesce(judge_id, '?') || ': ' || coalesce(verdict_ab, 'none') || ' / ' || coalesce(verdict_ba, 'none')
     end as detail

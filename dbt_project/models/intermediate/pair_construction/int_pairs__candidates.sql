@@ -4,8 +4,8 @@
     max_pairs_per_cluster per cluster (0: no cap): human labels first, then the earliest;
     the rest are capped and leave at labeling as duplicate_near. Texts (the prompt and the
     two responses, by content hash) join in here, once per pair under the cap: those are the
-    pairs the judge, the label audit and the published set read; a capped pair names its
-    prompt and sides by hash only. -#}
+    pairs the judge, the label audit and the published set read; a capped or superseded pair
+    (int_pairs__links: one comparison, one pair) names its prompt and sides by hash only. -#}
 
 with links as (
     select * from {{ ref('int_pairs__links') }}
@@ -57,6 +57,8 @@ pairs as (
         majority_votes,
         agreement,
         margin,
+        superseded_by_rule,
+        superseded_by_pair_id,
         partition_date,
         first_seen_at,
         {{ split_of('cluster_id') }} as split
@@ -69,7 +71,7 @@ in_cluster as (
         pairs.*,
         row_number() over (
             partition by cluster_id
-            order by needs_judge, label_source not like 'human_%', first_seen_at, pair_id
+            order by superseded_by_rule is not null, needs_judge, label_source not like 'human_%', first_seen_at, pair_id
         ) as rank_in_cluster,
         count(*) over (partition by cluster_id) as pairs_in_cluster
     from pairs
@@ -78,16 +80,20 @@ in_cluster as (
 capped as (
     select
         *,
-        {{ var('max_pairs_per_cluster') }} > 0 and rank_in_cluster > {{ var('max_pairs_per_cluster') }} as capped
+        superseded_by_rule is null and {{ var('max_pairs_per_cluster') }} > 0
+            and rank_in_cluster > {{ var('max_pairs_per_cluster') }} as capped,
+        superseded_by_rule is null and not (
+            {{ var('max_pairs_per_cluster') }} > 0 and rank_in_cluster > {{ var('max_pairs_per_cluster') }}
+        ) as goes_on
     from in_cluster
 ),
 
 prompts as (
-    {{ prompt_texts('select prompt_hash from capped where not capped') }}
+    {{ prompt_texts('select prompt_hash from capped where goes_on') }}
 ),
 
 texts as (
-    {{ response_texts('select a_hash from capped where not capped union select b_hash from capped where not capped', edits=true) }}
+    {{ response_texts('select a_hash from capped where goes_on union select b_hash from capped where goes_on', edits=true) }}
 )
 
 select
@@ -104,9 +110,9 @@ select
     b.content as b_content,
     c.b_hash,
     c.b_model,
-    {{ star_except('c', ["pair_id", "pair_rule", "label_source", "needs_judge", "prompt_hash", "cluster_id", "a_hash", "a_model", "b_hash", "b_model", "first_seen_at", "capped"]) }},
+    {{ star_except('c', ["pair_id", "pair_rule", "label_source", "needs_judge", "prompt_hash", "cluster_id", "a_hash", "a_model", "b_hash", "b_model", "first_seen_at", "capped", "goes_on"]) }},
     c.capped
 from capped c
-left join prompts n on n.prompt_hash = c.prompt_hash and not c.capped
-left join texts a on a.text_hash = c.a_hash and not c.capped
-left join texts b on b.text_hash = c.b_hash and not c.capped
+left join prompts n on n.prompt_hash = c.prompt_hash and c.goes_on
+left join texts a on a.text_hash = c.a_hash and c.goes_on
+left join texts b on b.text_hash = c.b_hash and c.goes_on

@@ -237,10 +237,11 @@ decided as (
         case when low_votes * 2 > votes then 'low' when low_votes * 2 < votes then 'high' end as majority,
         greatest(low_votes, votes - low_votes) as majority_votes
     from tallies
-)
+),
 
 {#- The published pair id is that of the majority direction (of the smaller content hash first
     on a tie), so a unanimous pair keeps the id it has with a single vote. -#}
+resolved as (
 select
     case
         when v.pair_rule <> 'pairwise_preferred' then v.direct_id
@@ -270,3 +271,39 @@ select
          else cast(2 * d.majority_votes - d.votes as double) / d.votes end as margin
 from voted v
 inner join decided d on d.comparison_id = v.comparison_id
+),
+
+{#- One comparison, one pair. The same two responses to one prompt can be compared by several
+    rules (an OpenAssistant ranking and its thumbs, two ratings of one text): the strongest
+    evidence decides — pairwise votes, then an edit, a rating gap, a thumbs gap, a
+    regeneration, and last a pair left to the judge. The other pairs are superseded (ledgered
+    comparison_superseded at labeling), so no comparison is published twice or both ways. -#}
+ranked_rules as (
+    select
+        *,
+        first_value(pair_rule) over (
+            partition by prompt_hash, least(a_hash, b_hash), greatest(a_hash, b_hash)
+            order by
+                case pair_rule
+                    when 'pairwise_preferred' then 1 when 'edit' then 2 when 'rating_gap' then 3
+                    when 'thumbs_gap' then 4 when 'regenerate' then 5 else 6
+                end,
+                pair_id
+        ) as deciding_rule,
+        first_value(pair_id) over (
+            partition by prompt_hash, least(a_hash, b_hash), greatest(a_hash, b_hash)
+            order by
+                case pair_rule
+                    when 'pairwise_preferred' then 1 when 'edit' then 2 when 'rating_gap' then 3
+                    when 'thumbs_gap' then 4 when 'regenerate' then 5 else 6
+                end,
+                pair_id
+        ) as deciding_pair_id
+    from resolved
+)
+
+select
+    {{ star_except('ranked_rules', ['deciding_rule', 'deciding_pair_id']) }},
+    case when pair_id <> deciding_pair_id then deciding_rule end as superseded_by_rule,
+    case when pair_id <> deciding_pair_id then deciding_pair_id end as superseded_by_pair_id
+from ranked_rules

@@ -43,6 +43,7 @@ paired_records as (
     a pair over its near-duplicate cluster's cap is a dedup decision. -#}
 label_drops as (
     select record_id, case reason when 'duplicate_near' then 'dedup' when 'annotators_disagree' then 'pair_construction'
+                                 when 'comparison_superseded' then 'pair_construction'
                                  else 'judge_labeling' end as stage, reason, detail
     from (
         select
