@@ -105,7 +105,8 @@ def test_the_whole_published_files_read_as_the_shipped_prompts():
     home = _by_key(load_evalsets(UPSTREAM))
     shipped = _by_key(load_evalsets(SHIPPED))
     counts = Counter(b for b, _ in home)
-    assert counts == {"mt-bench": 160, "arena-hard": 500, "humaneval": 164, "gsm8k": 1319, "self-instruct": 252 + 208}  # 208 of the 252 instances have an input
+    # Self-Instruct: 252 instructions, and 208 of their 252 instances have an input
+    assert counts == {"mt-bench": 160, "arena-hard": 500, "humaneval": 164, "gsm8k": 1319, "self-instruct": 252 + 208}
     for bench in ("mt-bench", "arena-hard", "humaneval", "gsm8k"):
         assert sorted(p for (b, _), p in home.items() if b == bench) == \
             sorted(p for (b, _), p in shipped.items() if b == bench)
