@@ -182,3 +182,44 @@ def test_reimport_is_a_no_op(fmt, path, tmp_path):
     first = import_file(fmt, path, tmp_path, DAY)
     again = import_file(fmt, path, tmp_path, DAY)
     assert first.events_written > 0 and again.events_written == 0 and again.already_imported
+
+
+SDK = DATA / "openai-chat-sdk" / "chat-completions.jsonl"
+
+
+def test_openai_chat_reads_chat_completions_as_the_sdk_dumps_them(tmp_path):
+    summary = import_file("openai-chat", SDK, tmp_path / "landing", DAY)
+    rows = {r["id"]: r for r in map(json.loads, SDK.read_text().splitlines())}
+    events = {e["event_id"]: e for e in landed(summary)}
+    assert summary.records_read == 4 and summary.skipped == {"choice_unnamed": 1, "no_feedback": 1}
+    assert set(events) == {"openai-chat-chatcmpl-Bq1Zx7d1", "openai-chat-chatcmpl-Bq1Zx7d2-1"}
+    one, second = events["openai-chat-chatcmpl-Bq1Zx7d1"], events["openai-chat-chatcmpl-Bq1Zx7d2-1"]
+    src = rows["chatcmpl-Bq1Zx7d1"]
+    assert one["label"] == {"value": "up"} and one["prompt"]["messages"] == src["messages"]
+    assert one["responses"][0]["content"] == src["choices"][0]["message"]["content"]
+    assert one["responses"][0]["model"] == src["model"] and one["created_at"] == "2024-12-02T14:33:20Z"
+    src = rows["chatcmpl-Bq1Zx7d2"]  # metadata.choice names the rated choice of two
+    assert second["label"] == {"value": "down"}
+    assert second["responses"][0]["content"] == src["choices"][1]["message"]["content"]
+    assert [m["role"] for m in second["prompt"]["messages"]] == ["system", "user"]
+    assert not any(e["consent_training"] for e in events.values())  # end users: the format's default
+    for e in events.values():
+        validate_record(e)
+
+
+def test_openai_chat_completion_choices_it_cannot_read_are_skipped_with_a_reason(tmp_path):
+    base = json.loads(SDK.read_text().splitlines()[0])
+    message = base["choices"][0]["message"]
+    bad = [
+        {**base, "choices": [{**base["choices"][0], "message": {**message, "content": None, "refusal": "I can't."}}]},
+        {**base, "choices": [{**base["choices"][0], "message": {**message, "tool_calls": [{"id": "c"}]}}]},
+        {**base, "metadata": {"feedback": "thumbs_up", "choice": "3"}},
+        {**base, "metadata": {"feedback": "meh"}},
+        {**base, "messages": [], "feedback": {"rating": 1}},
+    ]
+    src = tmp_path / "bad.jsonl"
+    src.write_bytes(b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in bad))
+    summary = import_file("openai-chat", src, tmp_path / "landing", DAY)
+    assert summary.events_written == 0
+    assert summary.skipped == {"choice_unknown": 1, "missing_field": 1, "rating_unknown": 1, "refusal": 1,
+                               "tool_turns": 1}
