@@ -112,3 +112,18 @@ def test_the_whole_published_files_read_as_the_shipped_prompts():
             sorted(p for (b, _), p in shipped.items() if b == bench)
     assert {k: v for k, v in home.items() if k[0] in ("mt-bench", "arena-hard", "humaneval")} == \
         {k: v for k, v in shipped.items() if k[0] in ("mt-bench", "arena-hard", "humaneval")}
+
+
+def test_build_refuses_unreadable_evalsets_in_one_line_before_starting(tmp_path, monkeypatch, capsys):
+    from pipeline.cli.main import main
+
+    home = tmp_path / "home"
+    (home / "landing" / "2024-05-07").mkdir(parents=True)
+    (home / "evalsets" / "mine").mkdir(parents=True)
+    (home / "evalsets" / "mine" / "q.jsonl").write_text('{"prompt": "fine"}\n{"text": "hello"}\n')
+    monkeypatch.setenv("PREFLINE_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    assert main(["build", "--all"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("not started: eval set ") and "mine/q.jsonl:2: no eval-set rule" in err
+    assert not (home / "dagster").exists() and not (home / "warehouse.duckdb").exists()
