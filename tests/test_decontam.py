@@ -176,8 +176,8 @@ def test_no_eval_sets_drop_nothing(tmp_path):
 def test_a_malformed_evalset_line_is_a_clear_error(tmp_path):
     folder = tmp_path / "bad"
     folder.mkdir()
-    (folder / "x.jsonl").write_text('{"benchmark": "b", "prompt": "p"}\n')
-    with pytest.raises(ValueError, match=r"x.jsonl:1: .*item_id"):
+    (folder / "x.jsonl").write_text('{"benchmark": "b", "text": "p"}\n')
+    with pytest.raises(ValueError, match=r"x.jsonl:1: no eval-set rule reads this line \(keys: benchmark, text\)"):
         load_evalsets(folder)
 
 

@@ -29,6 +29,8 @@ SAMPLES = {
     "ultrafeedback": ("ultrafeedback.jsonl", 3, 4, {"missing_field": 1, "no_rating": 1}),
     "argilla": ("argilla.json", 4, 3, {"label_unknown": 1, "no_responses": 1, "response_not_submitted": 1}),
     "label-studio": ("label-studio.json", 4, 3, {"annotation_cancelled": 1, "no_annotations": 1, "no_choice": 1}),
+    "trl": ("trl/prefline-version/train.parquet", 12, 12, {}),
+    "openai-preference": ("openai-preference/orca_dpo_pairs-validation.jsonl", 6, 6, {}),
 }
 
 

@@ -18,7 +18,7 @@ FILES = """\
 files (under $PREFLINE_HOME; default: .prefline_home in the checkout):
   landing/<day>/*.jsonl[.gz]|.parquet|.csv        raw feedback, one folder per day (YYYY-MM-DD)
   control/deletions*.csv                          deletion requests (prefline forget)
-  evalsets/*.jsonl[.gz]                           benchmark prompts kept out of training
+  evalsets/**/*.jsonl[.gz]                        benchmark files as published, kept out of training
   prefline.yaml                                   overrides the project's settings ($PREFLINE_CONFIG)
   warehouse.duckdb                                every stage's tables, the lineage and the ledger
   dagster/                                        run history and logs ($DAGSTER_HOME; make ui)
@@ -169,6 +169,20 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evalsets_problem() -> str | None:
+    """The one-line reason the eval sets cannot be read (a line no rule reads), checked before a
+    build starts so it is not found mid-build; None when they read or decontamination is off."""
+    from pipeline.core.config import load_config
+    from pipeline.dedup.decontam import DecontamConfig, load_evalsets
+
+    try:
+        if DecontamConfig.from_config(load_config().get("decontamination")).enabled:
+            load_evalsets(paths.evalsets_dir())
+    except ValueError as exc:
+        return f"{exc} (fix or remove that file under {paths.evalsets_dir()})"
+    return None
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     from pipeline.cli.build import BuildLocked, run_build
     from pipeline.core.partitions import landing_days
@@ -190,6 +204,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print(f"no landing folder for {', '.join(missing)} under {root}: put that day's files in "
               f"{root / missing[0]}/ (or `prefline import ...`), or build the days that exist with --all",
               file=sys.stderr)
+        return 2
+    problem = _evalsets_problem()
+    if problem:
+        print(f"not started: {problem}", file=sys.stderr)
         return 2
     print(f"building {len(days)} day(s): {days[0]} .. {days[-1]}", flush=True)
     try:

@@ -30,8 +30,22 @@ the rule settings and the algorithm version): a nightly build checks the day's n
 changing an eval set re-checks everything. Results accumulate in prompt_contamination_found;
 prompt_contamination holds those of the prompts now in normalized_events.
 
-Eval sets are `$PREFLINE_HOME/evalsets/*.jsonl[.gz]`, one JSON object per line:
-``{"benchmark": "gsm8k", "item_id": "test-0", "prompt": "..."}``.
+Eval sets are the `*.jsonl[.gz]` files under `$PREFLINE_HOME/evalsets/` (subfolders too), one
+JSON object a line, read as the benchmarks publish them (`evalset_items`, first rule that fits):
+
+* ``{"benchmark", "item_id", "prompt"}``: prefline's own shape (the shipped files);
+* ``turns``: MT-Bench (a list of strings) or the first Arena-Hard v0.1 files (a list of
+  ``{"content"}``): one item a turn, ``<id>-turn<k>``;
+* ``instruction`` (+ ``instances[].input``): Self-Instruct: the instruction alone, and the
+  instruction followed by each non-empty instance input, ``<id>-instance<k>``;
+* ``question``: GSM8K;
+* ``prompt`` (a string): HumanEval, Arena-Hard, any one-prompt-a-line file.
+
+The item id is the line's own id (``item_id``, ``question_id``, ``uid``, ``task_id`` or ``id``),
+else ``<file stem>:<line>``; the benchmark is the line's ``benchmark``, else the folder the file
+sits in under `evalsets/` (``evalsets/gsm8k/test.jsonl`` -> gsm8k), else the file stem
+(``evalsets/mt-bench.jsonl`` -> mt-bench). A line no rule reads stops the build with one line
+naming the file and line.
 """
 
 from __future__ import annotations
@@ -87,23 +101,73 @@ class EvalItem:
     prompt: str
 
 
+ID_KEYS = ("item_id", "question_id", "uid", "task_id", "id")
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def evalset_items(record: object, benchmark: str, default_id: str) -> list[EvalItem]:
+    """The benchmark prompts of one eval-set line, by the first rule that reads it (module
+    docstring); ValueError when none does."""
+    if not isinstance(record, dict):
+        raise ValueError(f"a line must be a JSON object, not {type(record).__name__}")
+    own_id = next((str(record[k]) for k in ID_KEYS if isinstance(record.get(k), (str, int))
+                   and not isinstance(record.get(k), bool) and str(record[k]).strip()), default_id)
+    bench = _text(record.get("benchmark")) or benchmark
+    turns = record.get("turns")
+    if isinstance(turns, list) and turns:
+        texts = [_text(t["content"] if isinstance(t, dict) and "content" in t else t) for t in turns]
+        if all(texts):
+            return [EvalItem(bench, f"{own_id}-turn{k}", t) for k, t in enumerate(texts, 1)]
+    instruction = _text(record.get("instruction"))
+    if instruction:
+        instances = record.get("instances") if isinstance(record.get("instances"), list) else []
+        inputs = [(k, _text(i.get("input"))) for k, i in enumerate(instances, 1) if isinstance(i, dict)]
+        return [EvalItem(bench, own_id, instruction)] + [
+            EvalItem(bench, f"{own_id}-instance{k}", f"{instruction}\n\n{text}") for k, text in inputs if text]
+    for key in ("question", "prompt"):
+        text = _text(record.get(key))
+        if text:
+            return [EvalItem(bench, own_id, text)]
+    keys = ", ".join(sorted(record)) or "none"
+    raise ValueError(f"no eval-set rule reads this line (keys: {keys}); a line needs a \"prompt\" or "
+                     "\"question\" string, \"turns\" (strings or {\"content\"}), or an \"instruction\"")
+
+
+def _benchmark_of(path: Path, folder: Path) -> str:
+    parts = path.relative_to(folder).parts
+    if len(parts) > 1:
+        return parts[0]
+    return path.name.removesuffix(".gz").removesuffix(".jsonl")
+
+
 def load_evalsets(folder: Path) -> list[EvalItem]:
-    """Every item of every *.jsonl / *.jsonl.gz file in ``folder``, sorted by (benchmark, item_id)."""
+    """Every item of every *.jsonl / *.jsonl.gz file under ``folder`` (subfolders too), sorted
+    by (benchmark, item_id). A line no rule reads, or that is not JSON, is a ValueError naming
+    the file and line."""
     items = []
-    for path in sorted(folder.glob("*.jsonl*")) if folder.is_dir() else []:
-        if not path.name.endswith((".jsonl", ".jsonl.gz")):
+    paths = sorted(p for p in folder.rglob("*.jsonl*") if p.is_file()) if folder.is_dir() else []
+    for path in paths:
+        if not path.name.endswith((".jsonl", ".jsonl.gz")) or any(
+                part.startswith(".") for part in path.relative_to(folder).parts):
             continue
+        benchmark = _benchmark_of(path, folder)
+        stem = path.name.removesuffix(".gz").removesuffix(".jsonl")
         opener = gzip.open if path.name.endswith(".gz") else open
         with opener(path, "rb") as fh:
             for number, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
-                record = orjson.loads(line)
                 try:
-                    items.append(EvalItem(str(record["benchmark"]), str(record["item_id"]), str(record["prompt"])))
-                except KeyError as exc:
-                    raise ValueError(f"{path}:{number}: an eval-set line needs benchmark, item_id and prompt "
-                                     f"(missing {exc})") from None
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    raise ValueError(f"eval set {path}:{number}: not JSON ({exc})") from None
+                try:
+                    items.extend(evalset_items(record, benchmark, f"{stem}:{number}"))
+                except ValueError as exc:
+                    raise ValueError(f"eval set {path}:{number}: {exc}") from None
     return sorted(items, key=lambda i: (i.benchmark, i.item_id))
 
 

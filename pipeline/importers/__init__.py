@@ -60,7 +60,9 @@ from pipeline.importers import (
     label_studio,
     oasst,
     openai_chat,
+    openai_preference,
     pandalm,
+    trl,
     ultrafeedback,
 )
 from pipeline.importers.common import Converter, ImportContext, Skip, check_readable, file_stem, read_records
@@ -75,6 +77,8 @@ _MODULES = {
     "pandalm": pandalm,
     "oasst": oasst,
     "helpsteer2": helpsteer2,
+    "trl": trl,
+    "openai-preference": openai_preference,
 }
 IMPORTERS: dict[str, Converter] = {fmt: module.convert for fmt, module in _MODULES.items()}
 FORMAT_HELP: dict[str, str] = {fmt: module.HELP for fmt, module in _MODULES.items()}
