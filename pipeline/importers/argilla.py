@@ -1,5 +1,4 @@
-"""Argilla feedback datasets (1.x `FeedbackDataset`, 2.x `Dataset`) as contract events, one set per
-annotator's response.
+"""Argilla feedback datasets (1.x `FeedbackDataset`, 2.x `Dataset`) as contract events: each annotator's answers.
 
 Four export shapes are read, each as Argilla's own code writes it (samples written with the SDK are
 in tests/data/importers/argilla/):
