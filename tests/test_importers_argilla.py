@@ -286,3 +286,23 @@ def test_what_is_not_published_is_ledgered_with_its_reason(built):
         assert split == {"88", "111"}
     assert reasons == expected
     assert {r["event_id"].split("-")[2] for r in rejected if r["reason"] == "duplicate_exact"} == {"3", "91"}
+
+
+def test_a_response_time_dates_its_events_in_that_day(tmp_path):
+    # a 1.x record fetched from a server carries times; here added to the SDK-written record
+    record = json.loads((DATA / "v1-records.json").read_text())[0]
+    record["inserted_at"] = "2023-04-17T08:00:00"
+    record["responses"][0]["updated_at"] = "2023-06-02T10:30:00"
+    doc = tmp_path / "timed.json"
+    doc.write_bytes(orjson.dumps([record]))
+    summary = import_file("argilla", doc, tmp_path / "landing", DAY)
+    assert summary.per_day == {"2023-04-17": 2, "2023-06-02": 1}
+
+
+def test_a_chat_field_ending_with_the_assistant_is_skipped_with_the_normalization_reason(tmp_path):
+    record = json.loads((DATA / "v2-oasst-chat.json").read_text())[0]
+    record["fields"]["chat"].append({"role": "assistant", "content": "An answer already given."})
+    doc = tmp_path / "chat.json"
+    doc.write_bytes(orjson.dumps([record]))
+    summary = import_file("argilla", doc, tmp_path / "landing", DAY)
+    assert (summary.events_written, summary.skipped) == (0, {"prompt_last_turn_not_user": 1})
