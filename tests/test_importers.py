@@ -27,7 +27,7 @@ SAMPLES = {
     "openai-chat": ("openai-chat.jsonl", 7, 3,
                     {"no_feedback": 1, "non_text_content": 1, "rating_unknown": 1, "tool_turns": 1}),
     "ultrafeedback": ("ultrafeedback.jsonl", 3, 4, {"missing_field": 1, "no_rating": 1}),
-    "argilla": ("argilla.json", 4, 3, {"label_unknown": 1, "no_responses": 1, "response_not_submitted": 1}),
+    "argilla": ("argilla.json", 4, 3, {"label_unknown": 1, "no_responses": 1, "response_draft": 1}),
     "label-studio": ("label-studio.json", 4, 3, {"annotation_cancelled": 1, "no_annotations": 1, "no_choice": 1}),
     "trl": ("trl/prefline-version/train.parquet", 12, 12, {}),
     "openai-preference": ("openai-preference/orca_dpo_pairs-validation.jsonl", 6, 6, {}),
@@ -208,15 +208,15 @@ def test_openai_chat_thumbs_prompt_and_reply(tmp_path):
 def test_argilla_one_event_per_submitted_response(tmp_path):
     _, events = run("argilla", tmp_path)
     e = by_id(events)
-    first = e["argilla-train-0001-8c4f2d3e-61a7-4b1e-9d0a-2f5e7c9b1a34"]
+    first = e["argilla-train-0001-8c4f2d3e-61a7-4b1e-9d0a-2f5e7c9b1a34-preference"]
     assert preferred(first) == "Fixed fast, ridden far."
     assert first["annotator"] == {"kind": "annotator", "id": "8c4f2d3e-61a7-4b1e-9d0a-2f5e7c9b1a34"}
     assert first["tags"] == {"category": "creative_writing", "language": "en"}
     assert first["prompt"] == {"text": "Write a one-line slogan for a bike repair shop."}
-    assert e["argilla-train-0001-b1d9e0f2-3c4a-4e8b-a7d6-5f1c2e3d4b90"]["label"] == {"tie": True}
-    spider = e["argilla-train-0002-8c4f2d3e-61a7-4b1e-9d0a-2f5e7c9b1a34"]
+    assert e["argilla-train-0001-b1d9e0f2-3c4a-4e8b-a7d6-5f1c2e3d4b90-preference"]["label"] == {"tie": True}
+    spider = e["argilla-train-0002-8c4f2d3e-61a7-4b1e-9d0a-2f5e7c9b1a34-preference"]
     assert preferred(spider) == "Eight."
-    assert "argilla-train-0002-b1d9e0f2-3c4a-4e8b-a7d6-5f1c2e3d4b90" not in e  # a draft is not feedback
+    assert "argilla-train-0002-b1d9e0f2-3c4a-4e8b-a7d6-5f1c2e3d4b90-preference" not in e  # a draft is not feedback
 
 
 def test_label_studio_left_is_answer1_and_each_annotator_is_an_event(tmp_path):
