@@ -29,7 +29,7 @@ labeled as (
         end as chosen_side,
         case
             when c.capped then 'duplicate_near'
-            when c.pair_rule = 'pairwise_preferred' and c.majority_votes * 2 = c.votes then 'annotators_disagree'
+            when c.pair_rule = 'pairwise_preferred' and c.margin = 0 then 'annotators_disagree'
             when not c.needs_judge then null
             when v.pair_id is null then 'judge_missing'
             when v.winner = 'tie' then 'judge_tie'
@@ -61,6 +61,7 @@ select
     majority_votes,
     agreement,
     margin,
+    label_weight,
     partition_date,
     split,
     rank_in_cluster,

@@ -57,6 +57,7 @@ pairs as (
         majority_votes,
         agreement,
         margin,
+        label_weight,
         partition_date,
         first_seen_at,
         {{ split_of('cluster_id') }} as split
