@@ -246,6 +246,8 @@ def test_the_sql_rules_pass_their_dbt_unit_tests(built, tmp_path):
         "the_split_follows_the_cluster_not_the_row", "a_larger_test_fraction_moves_more_clusters_to_test",
         "every_event_left_out_of_pairs_says_why", "ratings_on_one_prompt_pair_by_score_gap_and_equal_scores_never_pair",
         "votes_on_one_comparison_are_one_pair_by_majority_and_a_tie_has_no_majority",
+        "flagged_annotators_votes_count_by_their_weight_and_held_out_votes_are_left_out",
+        "an_annotator_who_disagrees_with_the_peer_majority_is_flagged_and_weighted_down",
     }
     assert set(results.values()) == {"pass"}, results
     # A rule changed under the tests fails them: with a minimum rating gap of 3, 5 vs 3 is no pair.
