@@ -50,12 +50,17 @@ def clean_day(day, n=20, dissenter=None):
 
 
 def stamped_day(day, n=60):
-    """One user, one annotator, every label after the draft, always the first response."""
+    """One annotator giving every label after the draft, always for the first response; and one
+    user giving all the day's end-user feedback."""
     events = []
     for i in range(n):
         prompt, good, bad = comparison(day, i)
         first, second = (bad, good) if i % 2 else (good, bad)
-        events.append(vote(f"{day}-stamp-{i}", day, "ann-stamp", "u-stamp", prompt, first, second, "r0", i, saw=True))
+        events.append(vote(f"{day}-stamp-{i}", day, "ann-stamp", "ann-stamp", prompt, first, second, "r0", i, saw=True))
+        prompt, good, bad = comparison(day, n + i)
+        user = vote(f"{day}-user-{i}", day, None, "u-stamp", prompt, good, bad, "r0", n + i)
+        user["annotator"] = {"kind": "end_user"}
+        events.append(user)
     return events
 
 

@@ -56,12 +56,24 @@ def test_saw_draft_share_blocks_a_day_of_labels_given_after_the_draft():
     assert few["saw_draft_share"].passed and few["saw_draft_share"].n == 3
 
 
+def _users(n: int, day: str = DAY1) -> list[tuple]:
+    return [(day, f"u-{day}-{i % (n // 4 or 1)}", None, "end_user" if i % 2 else None, None) for i in range(n)]
+
+
 def test_user_concentration_blocks_a_day_one_user_fills():
     flood = [(DAY2, "u-bot", None, None, None)] * 150 + [(DAY2, f"u-{i}", None, None, None) for i in range(50)]
-    bad = _gates(_warehouse(_spread(200) + flood))["user_concentration"]
+    bad = _gates(_warehouse(_users(200) + flood))["user_concentration"]
     assert not bad.passed and bad.observed == pytest.approx(0.75)
     assert "u-bot holds 150 of 200" in bad.detail and f"day {DAY2}" in bad.detail
-    assert _gates(_warehouse(_spread(200) + _spread(200, DAY2)))["user_concentration"].passed
+    assert _gates(_warehouse(_users(200) + _users(200, DAY2)))["user_concentration"].passed
+
+
+def test_user_concentration_leaves_out_annotators_and_the_importers_no_user_placeholder():
+    # an HH-RLHF or UltraFeedback import names no user (`import:<format>`); annotators have their own gate
+    imported = [(DAY2, "import:hh-rlhf", None, "annotator", None)] * 300 + [(DAY2, "import:x", None, None, None)] * 300
+    one_annotator = [(DAY2, "ann-1", "ann-1", "annotator", False)] * 30 + [(DAY2, "ai-1", "ai-1", "ai", None)] * 300
+    gate = _gates(_warehouse(_users(200) + imported + one_annotator))["user_concentration"]
+    assert gate.passed and gate.n == 200
 
 
 def test_annotator_concentration_counts_annotator_labels_only():

@@ -22,7 +22,8 @@ ANNOTATOR_GATE_NAMES = (
 ANNOTATOR_GATE_DESCRIPTIONS = {
     "saw_draft_share": "Every day and the whole set: share of human labels given after the annotator saw the "
                        "model's draft (annotator.saw_model_draft), the seed of eval contamination through labels.",
-    "user_concentration": "Every day and the whole set: the largest share of kept events from one user.",
+    "user_concentration": "Every day and the whole set: the largest share of end-user feedback (kept events not "
+                          "given by an annotator or an AI) from one user.",
     "annotator_concentration": "Every day and the whole set: the largest share of annotator labels from one "
                                "annotator.",
     "annotator_position_bias": "Every day and the whole set: no annotator with enough labels picks one display "
@@ -30,6 +31,10 @@ ANNOTATOR_GATE_DESCRIPTIONS = {
 }
 
 WHOLE = "whole candidate"
+
+# End-user feedback: events no annotator or AI gave (annotators have their own gate), from a
+# named user: importers name `import:<format>` when the source names nobody, which is no user.
+END_USER_FEEDBACK = "coalesce(annotator_kind, 'end_user') = 'end_user' and user_id not like 'import:%'"
 
 # Kept (deduplicated) events, the labels pair construction reads.
 _SLICED = """
@@ -119,7 +124,7 @@ def annotator_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any], 
     gates = {
         "saw_draft_share": lambda: _saw_draft(con, thresholds["saw_draft_share_max"], z),
         "user_concentration": lambda: _concentration(
-            con, "user_concentration", "user_id", "true", thresholds["user_concentration_max"], z, "user"),
+            con, "user_concentration", "user_id", END_USER_FEEDBACK, thresholds["user_concentration_max"], z, "user"),
         "annotator_concentration": lambda: _concentration(
             con, "annotator_concentration", "annotator_id", "annotator_kind = 'annotator' and annotator_id is not null",
             thresholds["annotator_concentration_max"], z, "annotator"),
