@@ -57,6 +57,7 @@ def stamped_day(day, n=60):
         prompt, good, bad = comparison(day, i)
         first, second = (bad, good) if i % 2 else (good, bad)
         events.append(vote(f"{day}-stamp-{i}", day, "ann-stamp", "ann-stamp", prompt, first, second, "r0", i, saw=True))
+    for i in range(10):
         prompt, good, bad = comparison(day, n + i)
         user = vote(f"{day}-user-{i}", day, None, "u-stamp", prompt, good, bad, "r0", n + i)
         user["annotator"] = {"kind": "end_user"}

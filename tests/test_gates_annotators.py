@@ -51,8 +51,9 @@ def test_saw_draft_share_blocks_a_day_of_labels_given_after_the_draft():
     bad = _gates(_warehouse(clean + _spread(200, DAY2, saw=True)))["saw_draft_share"]
     assert not bad.passed and bad.observed == 1.0 and f"day {DAY2}" in bad.detail
     assert _gates(_warehouse(clean + _spread(200, DAY2)))["saw_draft_share"].passed
-    # 3 of 3 labels after the draft is too few rows to block; unknown (null) is not counted
-    few = _gates(_warehouse(clean + _spread(3, DAY2, saw=True) + [(DAY2, "u-x", "ann-0", "annotator", None)] * 50))
+    # 3 of 3 labels after the draft is too few rows to block; AI labels are not counted
+    ai = [(DAY2, "ai", "judge-x", "ai", True)] * 50
+    few = _gates(_warehouse(clean + _spread(3, DAY2, saw=True) + ai))
     assert few["saw_draft_share"].passed and few["saw_draft_share"].n == 3
 
 

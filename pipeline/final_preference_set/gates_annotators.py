@@ -80,13 +80,13 @@ def _saw_draft(con: duckdb.DuckDBPyConnection, threshold: float, z: float) -> Ga
         select coalesce(cast(partition_date as varchar), 'all'),
                count(*) filter (where annotator_saw_model_draft), count(*)
         from int_events__deduped
-        where kept and annotator_saw_model_draft is not null and coalesce(annotator_kind, 'end_user') <> 'ai'
+        where kept and coalesce(annotator_kind, 'end_user') <> 'ai'
         group by grouping sets ((partition_date), ())
         """
     ).fetchall()
     slices = {_slice_name(s): (saw, n) for s, saw, n in rows if n}
     result = worst_share("saw_draft_share", slices, threshold, z, what="slice")
-    result.detail += "; human labels whose annotator states saw_model_draft"
+    result.detail += "; share of kept human events with annotator.saw_model_draft true (unstated is false)"
     return result
 
 
