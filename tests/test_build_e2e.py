@@ -247,6 +247,8 @@ def test_the_sql_rules_pass_their_dbt_unit_tests(built, tmp_path):
         "every_event_left_out_of_pairs_says_why", "ratings_on_one_prompt_pair_by_score_gap_and_equal_scores_never_pair",
         "votes_on_one_comparison_are_one_pair_by_majority_and_a_tie_has_no_majority",
         "one_comparison_is_one_pair_whichever_rules_built_it",
+        "flagged_annotators_votes_count_by_their_weight_and_held_out_votes_are_left_out",
+        "an_annotator_who_disagrees_with_the_peer_majority_is_flagged_and_weighted_down",
     }
     assert set(results.values()) == {"pass"}, results
     # A rule changed under the tests fails them: with a minimum rating gap of 3, 5 vs 3 is no pair.

@@ -138,6 +138,17 @@ def test_hh_conversion_keeps_every_pair_spread_over_the_days(hh):
     assert set(kinds) == {"messages", "hh"}
 
 
+def test_hh_chosen_position_carries_no_signal_overall_or_per_crowdworker(hh):
+    events, _ = hh
+    first = Counter()
+    labels = Counter(e["annotator"]["id"] for e in events.values())
+    for e in events.values():
+        first[e["annotator"]["id"]] += e["label"]["preferred"] == e["responses"][0]["response_id"]
+    assert abs(sum(first.values()) / len(events) - 0.5) < 0.01
+    shares = [first[w] / n for w, n in labels.items()]
+    assert len(shares) == 40 and min(shares) >= 0.45 and max(shares) <= 0.55, shares
+
+
 def test_hh_prompt_is_the_shared_prefix_and_chosen_is_preferred(hh):
     events, _ = hh
     first = events["hh-000000"]

@@ -19,6 +19,7 @@ from pipeline.core.config import load_config
 from pipeline.core.data_versions import counts_table
 from pipeline.core.warehouse import WAREHOUSE_POOL
 from pipeline.final_preference_set import manifest as manifest_lib
+from pipeline.final_preference_set.annotators import annotator_gate_summaries, annotator_reliability
 from pipeline.final_preference_set.evidence import candidate_audit, repository_asset_graph
 from pipeline.final_preference_set.export import export_tables
 from pipeline.final_preference_set.publish import (
@@ -87,7 +88,9 @@ def preference_set_candidate(context: AssetExecutionContext) -> MaterializeResul
             "ledger": manifest_lib.ledger_counts(con),
             "stats": manifest_lib.set_stats(con),
             "judge": manifest_lib.judge_metrics(con),
-            "label_trust": manifest_lib.label_agreement(con),
+            "label_trust": {**manifest_lib.label_agreement(con),
+                            "annotators": annotator_reliability(con),
+                            "annotator_gates": annotator_gate_summaries(con, config["gates"])},
         }
         parent = (
             read_manifest(paths.datasets_dir(), manifest["parent_version"]) if manifest["parent_version"] else None

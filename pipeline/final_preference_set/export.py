@@ -63,16 +63,18 @@ LINEAGE_SQL = """
 with rows as (
     select 'pair' as row_kind, p.pair_id as row_id, s.record_id, p.pair_rule, p.label_source,
            p.judge_id, p.judge_version, p.verdict_ab, p.verdict_ba, p.audit_flag,
-           p.weight, p.replicas, p.split, p.cluster_id, s.vote, p.votes, p.agreement, p.margin
+           p.weight, p.replicas, p.split, p.cluster_id, s.vote, p.votes, p.agreement, p.margin,
+           s.vote_weight, s.annotator_flag
     from (select distinct pair_id, pair_rule, label_source, judge_id, judge_version, verdict_ab,
                  verdict_ba, audit_flag, cast(weight as double) as weight, replicas, split, cluster_id,
                  cast(votes as integer) as votes, cast(agreement as double) as agreement,
                  cast(margin as double) as margin
           from fct_preference_pairs) p
-    join (select distinct pair_id, record_id, vote from fct_preference_pair_sources) s on s.pair_id = p.pair_id
+    join (select distinct pair_id, record_id, vote, cast(vote_weight as double) as vote_weight, annotator_flag
+          from fct_preference_pair_sources) s on s.pair_id = p.pair_id
     union all
     select 'kto', kto_id, record_id, 'kto', label_source, null, null, null, null, null,
-           1.0, 1, split, cluster_id, 'only', 1, 1.0, 1.0
+           1.0, 1, split, cluster_id, 'only', 1, 1.0, 1.0, 1.0, null
     from fct_kto_rows
 )
 select
@@ -80,7 +82,7 @@ select
     d.template_id, d.template_version, d.pii_kinds as pii_redacted, d.prompt_hash, r.cluster_id,
     d.content_rank = 1 as dedup_kept_member, r.pair_rule, r.label_source, r.judge_id,
     r.judge_version, r.verdict_ab, r.verdict_ba, r.audit_flag, r.weight, r.replicas, r.split,
-    r.vote, r.votes, r.agreement, r.margin
+    r.vote, r.votes, r.agreement, r.margin, r.vote_weight, r.annotator_flag
 from rows r
 join int_events__deduped d on d.record_id = r.record_id
 join fct_event_outcomes o on o.record_id = r.record_id

@@ -20,6 +20,7 @@ from pipeline.core.gates import (
     worst_share,
     z_value,
 )
+from pipeline.final_preference_set.gates_annotators import ANNOTATOR_GATE_NAMES, annotator_gates
 
 GATE_NAMES = (
     "published_rows",
@@ -37,7 +38,7 @@ GATE_NAMES = (
     "train_test_leakage",
     "judge_position_consistency",
     "judge_human_agreement",
-)
+) + ANNOTATOR_GATE_NAMES
 
 
 def _tvd(a: dict[str, float], b: dict[str, float]) -> float:
@@ -134,6 +135,7 @@ def compute_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any],
     results.append(GateResult("train_test_leakage", float(leak), float(thresholds["train_test_leakage_max"]),
                               rule=COUNT_RULE, detail="near-duplicate clusters with rows in both train and test"))
     results.extend(_judge_gates(con, thresholds, z))
+    results.extend(annotator_gates(con, thresholds, z))
     apply_accepts(results, thresholds.get("accept"))
     return results
 

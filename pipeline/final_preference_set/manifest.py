@@ -10,6 +10,7 @@ import numpy as np
 import orjson
 
 from pipeline.core import paths
+from pipeline.final_preference_set.annotators import annotator_lines
 from pipeline.pair_construction.agreement import alpha_nominal
 
 
@@ -141,7 +142,12 @@ def parent_summary(stats: dict[str, Any], parent: dict[str, Any] | None) -> str:
 
 
 def label_trust_lines(trust: dict[str, Any]) -> str:
-    """Agreement among voters on shared comparisons, whole window and per day."""
+    """Agreement among voters on shared comparisons, whole window and per day; the annotators."""
+    return _agreement_lines(trust) + "\n\n" + annotator_lines(trust.get("annotators") or {},
+                                                               trust.get("annotator_gates") or [])
+
+
+def _agreement_lines(trust: dict[str, Any]) -> str:
     overall = trust.get("agreement") or {}
     if not overall.get("items_with_2plus_votes"):
         return "- no comparison in this version was judged by two or more voters"

@@ -1,5 +1,5 @@
 """Blocking checks on pair construction: pairs with two different sides, a split and a label
-source, KTO rows, and an outcome for every kept event."""
+source, KTO rows, an outcome for every kept event, and one reliability row per annotator."""
 
 from pipeline.core.checks import warehouse_suite
 
@@ -21,4 +21,10 @@ outcomes_suite = warehouse_suite(
     "int_pairs__event_outcomes",
     "select record_id, outcome, (outcome <> 'rejected') or reason is not null as rejected_has_reason "
     "from int_pairs__event_outcomes",
+)
+
+reliability_suite = warehouse_suite(
+    "int_annotators__reliability",
+    "select annotator_id, vote_weight, peer_agreed <= peer_votes and peer_votes >= 0 and labels > 0 "
+    "as counts_consistent from int_annotators__reliability",
 )

@@ -53,8 +53,9 @@ def day_timestamps(count: int, days: int, start: date) -> list[tuple[date, datet
 def to_event(index: int, record: dict[str, str], created_at: datetime, id_prefix: str = "hh") -> dict[str, Any]:
     """One pairwise event. The prompt is rendered in the HH template for two records in three
     and structured messages for the rest (also where the HH template cannot express the
-    turns); the chosen reply's position alternates so position
-    carries no signal, and response ids name the position, not the verdict."""
+    turns); the chosen reply's position alternates, for each crowdworker too (every 40th
+    record has the same worker), so position carries no signal overall or per annotator, and
+    response ids name the position, not the verdict."""
     prompt_messages, chosen, rejected = split_pair(record["chosen"], record["rejected"])
     prompt: dict[str, Any] = {"messages": prompt_messages}
     if index % RENDERED_EVERY:
@@ -63,7 +64,7 @@ def to_event(index: int, record: dict[str, str], created_at: datetime, id_prefix
         except ValueError:  # two turns of one speaker in a row: the HH template cannot show that
             pass
     event_id = f"{id_prefix}-{index:06d}"
-    chosen_first = index % 2 == 0
+    chosen_first = (index + index // CROWDWORKERS) % 2 == 0
     chosen_id = f"{event_id}-{'a' if chosen_first else 'b'}"
     replies = [chosen, rejected] if chosen_first else [rejected, chosen]
     responses = [{"response_id": f"{event_id}-{slot}", "content": text, "model": MODEL}

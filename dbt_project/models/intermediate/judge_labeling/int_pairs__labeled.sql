@@ -30,7 +30,7 @@ labeled as (
         case
             when c.superseded_by_rule is not null then 'comparison_superseded'
             when c.capped then 'duplicate_near'
-            when c.pair_rule = 'pairwise_preferred' and c.majority_votes * 2 = c.votes then 'annotators_disagree'
+            when c.pair_rule = 'pairwise_preferred' and c.margin = 0 then 'annotators_disagree'
             when not c.needs_judge then null
             when v.pair_id is null then 'judge_missing'
             when v.winner = 'tie' then 'judge_tie'
@@ -64,6 +64,7 @@ select
     margin,
     superseded_by_rule,
     superseded_by_pair_id,
+    label_weight,
     partition_date,
     split,
     rank_in_cluster,

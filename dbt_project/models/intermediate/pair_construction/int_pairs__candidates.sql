@@ -59,6 +59,7 @@ pairs as (
         margin,
         superseded_by_rule,
         superseded_by_pair_id,
+        label_weight,
         partition_date,
         first_seen_at,
         {{ split_of('cluster_id') }} as split

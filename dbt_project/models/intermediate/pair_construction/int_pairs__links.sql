@@ -13,6 +13,16 @@ responses as (
     select * from {{ ref('stg_normalization__responses') }}
 ),
 
+{#- Annotators flagged unreliable (int_annotators__reliability) under label_trust.annotator_policy:
+    hold_out gives their votes weight 0 (left out here, ledgered annotator_unreliable), weight_down
+    a weight below 1; the rest vote with weight 1. -#}
+trust as (
+    select e.record_id, r.vote_weight, r.flag
+    from events e
+    inner join {{ ref('int_annotators__reliability') }} r on r.annotator_id = e.annotator_id
+    where r.flagged and e.event_type = 'pairwise' and coalesce(e.annotator_kind, 'end_user') <> 'ai'
+),
+
 event_responses as (
     select e.record_id, e.prompt_hash, r.position, r.response_id, r.response_hash, r.model, r.content = '' as is_empty
     from events e
@@ -37,6 +47,7 @@ pairwise_preferred as (
     inner join event_responses c on c.record_id = e.record_id and c.response_id = e.label_preferred
     inner join event_responses r on r.record_id = e.record_id and r.response_id <> e.label_preferred
     where e.event_type = 'pairwise' and e.label_preferred is not null
+      and e.record_id not in (select record_id from trust where vote_weight = 0)
 ),
 
 pairwise_unlabeled as (
@@ -205,17 +216,23 @@ per_record as (
     responses, shown in either order) is one vote on one pair. Majority rule: the side more
     votes preferred is chosen; a tie has no majority, and the pair is ledgered
     annotators_disagree at labeling (never published either way). agreement is the majority's
-    share of the votes, margin (majority - minority) / votes. Other rules carry one judgement
-    per pair: votes 1, agreement and margin 1. -#}
+    share of the votes, margin (majority - minority) / votes. Votes count by their vote_weight
+    (1, or label_trust.annotator_weight_down for a flagged annotator under weight_down), and
+    label_weight is the mean weight of the majority's votes, which the published weight takes.
+    Other rules carry one judgement per pair: votes 1, agreement, margin and weights 1. -#}
 voted as (
     select
-        *,
+        per_record.*,
+        case when per_record.pair_rule = 'pairwise_preferred' then coalesce(t.vote_weight, 1.0) else 1.0 end
+            as vote_weight,
+        case when per_record.pair_rule = 'pairwise_preferred' then t.flag end as annotator_flag,
         case when pair_rule = 'pairwise_preferred'
             then {{ dbt.hash("pair_rule || '|' || prompt_hash || '|' || least(a_hash, b_hash) || '|' || greatest(a_hash, b_hash)") }}
             else direct_id
         end as comparison_id,
         case when a_hash < b_hash then 1 else 0 end as prefers_low
     from per_record
+    left join trust t on t.record_id = per_record.record_id
 ),
 
 tallies as (
@@ -223,6 +240,8 @@ tallies as (
         comparison_id,
         count(*) as votes,
         sum(prefers_low) as low_votes,
+        sum(prefers_low * vote_weight) as low_weight,
+        sum(vote_weight) as total_weight,
         min(least(a_hash, b_hash)) as low_hash,
         min(greatest(a_hash, b_hash)) as high_hash,
         min(case when a_hash < b_hash then a_model else b_model end) as low_model,
@@ -234,8 +253,15 @@ tallies as (
 decided as (
     select
         *,
-        case when low_votes * 2 > votes then 'low' when low_votes * 2 < votes then 'high' end as majority,
-        greatest(low_votes, votes - low_votes) as majority_votes
+        case when low_weight * 2 > total_weight then 'low' when low_weight * 2 < total_weight then 'high' end
+            as majority,
+        case when low_weight * 2 < total_weight then votes - low_votes
+             when low_weight * 2 > total_weight then low_votes
+             else greatest(low_votes, votes - low_votes) end as majority_votes,
+        greatest(low_weight, total_weight - low_weight) as majority_weight,
+        least(low_weight, total_weight - low_weight) as minority_weight,
+        case when low_weight * 2 < total_weight then total_weight - low_weight
+             when low_weight * 2 > total_weight then low_weight end as majority_side_weight
     from tallies
 ),
 
@@ -266,9 +292,14 @@ select
     end as vote,
     case when v.pair_rule <> 'pairwise_preferred' then 1 else d.votes end as votes,
     case when v.pair_rule <> 'pairwise_preferred' then 1 else d.majority_votes end as majority_votes,
-    case when v.pair_rule <> 'pairwise_preferred' then cast(1.0 as double) else cast(d.majority_votes as double) / d.votes end as agreement,
     case when v.pair_rule <> 'pairwise_preferred' then cast(1.0 as double)
-         else cast(2 * d.majority_votes - d.votes as double) / d.votes end as margin
+         else cast(d.majority_weight as double) / d.total_weight end as agreement,
+    case when v.pair_rule <> 'pairwise_preferred' then cast(1.0 as double)
+         else cast(d.majority_weight - d.minority_weight as double) / d.total_weight end as margin,
+    cast(v.vote_weight as double) as vote_weight,
+    v.annotator_flag,
+    case when v.pair_rule <> 'pairwise_preferred' or d.majority is null then cast(1.0 as double)
+         else cast(d.majority_side_weight as double) / d.majority_votes end as label_weight
 from voted v
 inner join decided d on d.comparison_id = v.comparison_id
 ),

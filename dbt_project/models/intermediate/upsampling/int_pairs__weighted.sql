@@ -1,7 +1,9 @@
 {#- Train pairs of under-represented categories are weighted up toward the configured
     category targets (never down, capped at max_weight); test pairs keep weight 1 so the
     evaluation distribution stays the observed one. In replicate mode the weight becomes
-    whole row copies instead. -#}
+    whole row copies instead. The published weight is also multiplied by the pair's
+    label_weight (below 1 only when its majority rests on annotators weighted down under
+    label_trust.annotator_policy: weight_down). -#}
 
 {%- set targets = var('category_targets') -%}
 {%- set max_weight = var('max_weight') | float -%}
@@ -55,10 +57,10 @@ select
     r.replica_index,
     {% if replicate %}
     cast(round(w.category_weight) as integer) as replicas,
-    cast(1.0 as double) as weight
+    cast(w.label_weight as double) as weight
     {% else %}
     1 as replicas,
-    w.category_weight as weight
+    w.category_weight * w.label_weight as weight
     {% endif %}
 from weighted w
 inner join replica_numbers r

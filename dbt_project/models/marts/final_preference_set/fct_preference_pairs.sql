@@ -46,6 +46,7 @@ select
     w.votes,
     w.agreement,
     w.margin,
+    w.label_weight,
     w.partition_date
 from weighted w
 inner join texts t on t.pair_id = w.pair_id
