@@ -22,3 +22,7 @@ outcomes_suite = warehouse_suite(
     "select record_id, outcome, (outcome <> 'rejected') or reason is not null as rejected_has_reason "
     "from int_pairs__event_outcomes",
 )
+
+token_counts_suite = warehouse_suite(
+    "pair_token_counts", "select pair_id, prompt_tokens, budget, reason from pair_token_counts"
+)
