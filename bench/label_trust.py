@@ -94,7 +94,7 @@ def main() -> None:
                                                                        for f in FAMILIES},
               "wall_s": round(wall, 3), "cpu_s": round((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system), 3),
               "load": os.getloadavg()[0], "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
-    print(f"| data set | pairs | family | chosen rate | rejected rate | gap | 95% interval | threshold | passes |")
+    print("| data set | pairs | family | chosen rate | rejected rate | gap | 95% interval | threshold | passes |")
     print("|---|---:|---|---:|---:|---:|---|---:|---|")
     for name, families in counts.items():
         for f, k in families.items():

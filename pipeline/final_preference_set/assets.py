@@ -18,6 +18,7 @@ from pipeline.core import paths, warehouse
 from pipeline.core.config import load_config
 from pipeline.core.data_versions import counts_table
 from pipeline.core.warehouse import WAREHOUSE_POOL
+from pipeline.final_preference_set import gates_trust
 from pipeline.final_preference_set import manifest as manifest_lib
 from pipeline.final_preference_set.evidence import candidate_audit, repository_asset_graph
 from pipeline.final_preference_set.export import export_tables
@@ -88,6 +89,7 @@ def preference_set_candidate(context: AssetExecutionContext) -> MaterializeResul
             "stats": manifest_lib.set_stats(con),
             "judge": manifest_lib.judge_metrics(con),
             "label_trust": manifest_lib.label_agreement(con),
+            "label_gates": gates_trust.trust_measures(con),
         }
         parent = (
             read_manifest(paths.datasets_dir(), manifest["parent_version"]) if manifest["parent_version"] else None

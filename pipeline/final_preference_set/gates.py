@@ -20,6 +20,7 @@ from pipeline.core.gates import (
     worst_share,
     z_value,
 )
+from pipeline.final_preference_set.gates_trust import TRUST_GATE_NAMES, compute_trust_gates
 
 GATE_NAMES = (
     "published_rows",
@@ -37,6 +38,7 @@ GATE_NAMES = (
     "train_test_leakage",
     "judge_position_consistency",
     "judge_human_agreement",
+    *TRUST_GATE_NAMES,
 )
 
 
@@ -134,6 +136,7 @@ def compute_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any],
     results.append(GateResult("train_test_leakage", float(leak), float(thresholds["train_test_leakage_max"]),
                               rule=COUNT_RULE, detail="near-duplicate clusters with rows in both train and test"))
     results.extend(_judge_gates(con, thresholds, z))
+    results.extend(compute_trust_gates(con, thresholds, previous, z))
     apply_accepts(results, thresholds.get("accept"))
     return results
 

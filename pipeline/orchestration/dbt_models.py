@@ -31,7 +31,8 @@ STEPS = {
     "daily_models": ("staging/capture", "intermediate/filtering"),
     "window_pair_models": ("staging/template_normalization", "staging/dedup", "intermediate/dedup",
                            "intermediate/pair_construction"),
-    "window_final_models": ("staging/pair_construction", "staging/judge_labeling", "intermediate/judge_labeling", "intermediate/upsampling",
+    "window_final_models": ("staging/pair_construction", "staging/judge_labeling",
+                            "intermediate/judge_labeling", "intermediate/upsampling",
                             "marts/final_preference_set"),
 }
 PARTITIONED = {"daily_models"}

@@ -71,6 +71,7 @@ def token_counts(con: duckdb.DuckDBPyConnection, tokenizer: str | None, max_leng
     and the trainer-readiness reason (null when the pair is fine)."""
     reason_sql, budget_sql = _classify_sql(max_length, max_prompt)
     if tokenizer is None:
+        same_chars = f"left(a_content, budget * {CHARS_PER_TOKEN}) = left(b_content, budget * {CHARS_PER_TOKEN})"
         return con.sql(f"""
             with t as (
                 select pair_id, a_content, b_content, {PROMPT_TEXT} as prompt_text
@@ -83,7 +84,7 @@ def token_counts(con: duckdb.DuckDBPyConnection, tokenizer: str | None, max_leng
                 from t
             ), b as (select *, {budget_sql} as budget from n)
             select pair_id, prompt_tokens, a_tokens, b_tokens, budget, 'chars/{CHARS_PER_TOKEN}' as counted_by,
-                   {reason_sql.replace('same_prefix', f'left(a_content, budget * {CHARS_PER_TOKEN}) = left(b_content, budget * {CHARS_PER_TOKEN})')} as reason
+                   {reason_sql.replace('same_prefix', same_chars)} as reason
             from b order by pair_id
         """).to_arrow_table()
     from tokenizers import Tokenizer
