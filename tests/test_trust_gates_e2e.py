@@ -23,14 +23,17 @@ def test_flattering_chosen_responses_block_on_style_bias(base):  # noqa: F811 (t
 
 
 def test_prompts_longer_than_max_length_are_ledgered_and_block_on_trainer_readiness(base):  # noqa: F811 (the imported module fixture)
-    long_prompt = " ".join(f"word{j}" for j in range(1200))  # ~8,500 chars: over 1024 tokens at chars/4
-    lines = [json.dumps(ev(f"tok{i}", prompt={"messages": [{"role": "user", "content": f"{i} {long_prompt}"}]}))
+    def long_prompt(i: int) -> str:  # ~8,000 chars, over 1024 tokens at chars/4; no two share a word
+        return " ".join(f"q{i}w{j}" for j in range(1000))
+
+    lines = [json.dumps(ev(f"tok{i}", prompt={"messages": [{"role": "user", "content": long_prompt(i)}]}))
              for i in range(100)]
     outcome, latest, version = _build_bad_day(base, "tokens", lines)
     _assert_blocked_by(outcome, latest, version, "trainer_unready_share")
-    root = base[0]
-    staged = max((root / "tokens" / "datasets" / "_staging").iterdir(), key=lambda p: p.stat().st_mtime)
-    rejected = pq.read_table(staged / "rejected.parquet").to_pylist()
+    from pipeline.core import paths
+    from pipeline.final_preference_set.publish import current_candidate
+
+    rejected = pq.read_table(current_candidate(paths.staging_dir()).path / "rejected.parquet").to_pylist()
     reasons = {(r["stage"], r["reason"]) for r in rejected if str(r.get("event_id", "")).startswith("tok")}
     assert reasons == {("pair_construction", "prompt_exceeds_max_length")}, reasons
 
