@@ -15,13 +15,16 @@ def _warehouse(pairs: list[tuple], kto_clusters: list[tuple] = ()) -> duckdb.Duc
     con = duckdb.connect()
     con.execute("""create table fct_preference_pairs (pair_id varchar, replica_index int, label_source varchar,
                    category varchar, split varchar, cluster_id varchar, chosen_content varchar,
-                   rejected_content varchar, partition_date date)""")
+                   rejected_content varchar, partition_date date, policy_version varchar default 'v1')""")
     if pairs:
-        con.executemany("insert into fct_preference_pairs values (?, 0, ?, ?, ?, ?, ?, ?, date '2026-11-01')",
+        con.executemany("insert into fct_preference_pairs by position "
+                        "select ?, 0, ?, ?, ?, ?, ?, ?, date '2026-11-01', 'v1'",
                         [(f"p{i}", *p) for i, p in enumerate(pairs)])
-    con.execute("create table fct_kto_rows (kto_id varchar, cluster_id varchar, split varchar)")
+    con.execute("create table fct_kto_rows (kto_id varchar, cluster_id varchar, split varchar, "
+                "record_id varchar, policy_version varchar default 'v1')")
     if kto_clusters:
-        con.executemany("insert into fct_kto_rows values (?, ?, ?)", [(f"k{i}", *k) for i, k in enumerate(kto_clusters)])
+        con.executemany("insert into fct_kto_rows (kto_id, cluster_id, split) values (?, ?, ?)",
+                        [(f"k{i}", *k) for i, k in enumerate(kto_clusters)])
     con.execute("""create table fct_event_outcomes as select 'r' || i as record_id, date '2026-11-01' as partition_date,
                    'published' as place, null::varchar as reason from range(100) t(i)""")
     con.execute("create table normalized_events as select date '2026-11-01' as partition_date from range(100)")

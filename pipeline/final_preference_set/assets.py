@@ -18,6 +18,7 @@ from pipeline.core import paths, warehouse
 from pipeline.core.config import load_config
 from pipeline.core.data_versions import counts_table
 from pipeline.core.warehouse import WAREHOUSE_POOL
+from pipeline.final_preference_set import gates_trust
 from pipeline.final_preference_set import manifest as manifest_lib
 from pipeline.final_preference_set.annotators import annotator_gate_summaries, annotator_reliability
 from pipeline.final_preference_set.evidence import candidate_audit, repository_asset_graph
@@ -91,6 +92,7 @@ def preference_set_candidate(context: AssetExecutionContext) -> MaterializeResul
             "label_trust": {**manifest_lib.label_agreement(con),
                             "annotators": annotator_reliability(con),
                             "annotator_gates": annotator_gate_summaries(con, config["gates"])},
+            "label_gates": gates_trust.trust_measures(con),
         }
         parent = (
             read_manifest(paths.datasets_dir(), manifest["parent_version"]) if manifest["parent_version"] else None

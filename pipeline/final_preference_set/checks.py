@@ -19,6 +19,7 @@ from pipeline.final_preference_set.candidate_files import trl_suite
 from pipeline.final_preference_set.evidence import repository_asset_graph, upstream_evidence
 from pipeline.final_preference_set.gates import GATE_NAMES, compute_gates
 from pipeline.final_preference_set.gates_annotators import ANNOTATOR_GATE_DESCRIPTIONS
+from pipeline.final_preference_set.gates_trust import TRUST_GATE_DESCRIPTIONS
 from pipeline.final_preference_set.publish import Candidate, current_candidate, latest_version, read_manifest
 
 
@@ -166,6 +167,7 @@ GATE_DESCRIPTIONS = {
     "judge_position_consistency": "When AI labels are used: share of judged pairs with the same verdict in both orders.",
     "judge_human_agreement": "When AI labels are used: judge agreement with human labels on held-out human pairs.",
     **ANNOTATOR_GATE_DESCRIPTIONS,
+    **TRUST_GATE_DESCRIPTIONS,
 }
 
 

@@ -21,6 +21,7 @@ from pipeline.core.gates import (
     z_value,
 )
 from pipeline.final_preference_set.gates_annotators import ANNOTATOR_GATE_NAMES, annotator_gates
+from pipeline.final_preference_set.gates_trust import TRUST_GATE_NAMES, compute_trust_gates
 
 GATE_NAMES = (
     "published_rows",
@@ -38,6 +39,7 @@ GATE_NAMES = (
     "train_test_leakage",
     "judge_position_consistency",
     "judge_human_agreement",
+    *TRUST_GATE_NAMES,
 ) + ANNOTATOR_GATE_NAMES
 
 
@@ -136,6 +138,7 @@ def compute_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any],
                               rule=COUNT_RULE, detail="near-duplicate clusters with rows in both train and test"))
     results.extend(_judge_gates(con, thresholds, z))
     results.extend(annotator_gates(con, thresholds, z))
+    results.extend(compute_trust_gates(con, thresholds, previous, z))
     apply_accepts(results, thresholds.get("accept"))
     return results
 

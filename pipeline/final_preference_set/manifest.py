@@ -10,6 +10,7 @@ import numpy as np
 import orjson
 
 from pipeline.core import paths
+from pipeline.final_preference_set import gates_trust
 from pipeline.final_preference_set.annotators import annotator_lines
 from pipeline.pair_construction.agreement import alpha_nominal
 
@@ -215,6 +216,7 @@ provenance columns); `kto.parquet` holds unpaired rows (`prompt`, `completion`, 
 ## Label trust
 
 {label_trust_lines(manifest.get("label_trust") or {})}
+{gates_trust.card_lines(manifest.get("label_gates") or {})}
 
 ## Changes since the parent version
 

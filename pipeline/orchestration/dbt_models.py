@@ -5,7 +5,7 @@ below only say which stage folders run together:
 
     daily_models          staging of capture's tables, filtering            (daily partitions)
     window_pair_models    staging of normalization's and dedup's tables, dedup, pair construction
-    window_final_models   staging of the judge's tables, judge labeling, upsampling,
+    window_final_models   staging of the judge's and the token counts' tables, judge labeling, upsampling,
                           the final preference set's marts
 
 The asset definitions are built when Dagster loads the code location (they need dbt's
@@ -31,7 +31,8 @@ STEPS = {
     "daily_models": ("staging/capture", "intermediate/filtering"),
     "window_pair_models": ("staging/template_normalization", "staging/dedup", "intermediate/dedup",
                            "intermediate/pair_construction"),
-    "window_final_models": ("staging/judge_labeling", "intermediate/judge_labeling", "intermediate/upsampling",
+    "window_final_models": ("staging/pair_construction", "staging/judge_labeling",
+                            "intermediate/judge_labeling", "intermediate/upsampling",
                             "marts/final_preference_set"),
 }
 PARTITIONED = {"daily_models"}

@@ -28,3 +28,7 @@ reliability_suite = warehouse_suite(
     "select annotator_id, vote_weight, peer_agreed <= peer_votes and peer_votes >= 0 and labels > 0 "
     "as counts_consistent from int_annotators__reliability",
 )
+
+token_counts_suite = warehouse_suite(
+    "pair_token_counts", "select pair_id, prompt_tokens, budget, reason from pair_token_counts"
+)

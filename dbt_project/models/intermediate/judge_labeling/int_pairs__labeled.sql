@@ -13,6 +13,12 @@ verdicts as (
     select * from {{ ref('stg_judge__verdicts') }}
 ),
 
+{#- Trainer readiness (pair construction's pair_token_counts): a pair TRL would drop or train
+    on for nothing is ledgered, not published. -#}
+tokens as (
+    select * from {{ ref('stg_pairs__token_counts') }}
+),
+
 labeled as (
     select
         c.*,
@@ -23,6 +29,9 @@ labeled as (
         v.winner as judge_winner,
         v.confidence as judge_confidence,
         v.audit_flag,
+        t.prompt_tokens,
+        t.budget as token_budget,
+        t.counted_by as tokens_counted_by,
         case
             when not c.needs_judge then 'a'
             when v.winner in ('a', 'b') then v.winner
@@ -31,6 +40,7 @@ labeled as (
             when c.superseded_by_rule is not null then 'comparison_superseded'
             when c.capped then 'duplicate_near'
             when c.pair_rule = 'pairwise_preferred' and c.margin = 0 then 'annotators_disagree'
+            when t.reason is not null then t.reason
             when not c.needs_judge then null
             when v.pair_id is null then 'judge_missing'
             when v.winner = 'tie' then 'judge_tie'
@@ -38,6 +48,7 @@ labeled as (
         end as reason
     from candidates c
     left join verdicts v on v.pair_id = c.pair_id
+    left join tokens t on t.pair_id = c.pair_id
 )
 
 select
@@ -85,6 +96,11 @@ select
             || ' between the two responses: no majority'
         when reason = 'comparison_superseded' then 'the same two responses are decided by the '
             || superseded_by_rule || ' pair ' || superseded_by_pair_id
+        when reason = 'prompt_exceeds_max_length' then 'prompt of ' || cast(prompt_tokens as {{ dbt.type_string() }})
+            || ' tokens (' || tokens_counted_by || ') fill trainer.max_length'
+        when reason = 'identical_within_max_length' then 'chosen and rejected are identical in the first '
+            || cast(token_budget as {{ dbt.type_string() }}) || ' response tokens (' || tokens_counted_by
+            || ') that fit trainer.max_length'
         when reason = 'judge_missing' then 'no verdict recorded for this pair'
         when reason is not null then 'judge ' || coalesce(judge_id, '?') || ': ' || coalesce(verdict_ab, 'none') || ' / ' || coalesce(verdict_ba, 'none')
     end as detail

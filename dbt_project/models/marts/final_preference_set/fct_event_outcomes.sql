@@ -40,11 +40,13 @@ paired_records as (
 ),
 
 {#- A paired record whose pairs were all dropped at labeling takes the reason of its first pair;
-    a pair over its near-duplicate cluster's cap is a dedup decision. -#}
+    a pair over its near-duplicate cluster's cap is a dedup decision, a split vote and a pair
+    that is not trainer-ready (trainer.max_length) are pair construction's. -#}
 label_drops as (
-    select record_id, case reason when 'duplicate_near' then 'dedup' when 'annotators_disagree' then 'pair_construction'
-                                 when 'comparison_superseded' then 'pair_construction'
-                                 else 'judge_labeling' end as stage, reason, detail
+    select record_id, case when reason = 'duplicate_near' then 'dedup'
+                           when reason in ('annotators_disagree', 'comparison_superseded', 'prompt_exceeds_max_length',
+                                           'identical_within_max_length') then 'pair_construction'
+                           else 'judge_labeling' end as stage, reason, detail
     from (
         select
             l.record_id,
