@@ -200,3 +200,23 @@ def test_the_2023_tutorial_export_builds_as_it_is(tmp_path):
     # Every vote not published says why: the task whose left answer is empty.
     empty = [eid for eid, (_, chosen, rejected_text, _) in votes.items() if not chosen.strip() or not rejected_text.strip()]
     assert sorted(dropped) == sorted(empty), dropped
+
+
+def test_a_gzipped_csv_export_reads_like_the_plain_one(tmp_path):
+    import gzip
+
+    packed = tmp_path / "rlhf-csv.csv.gz"
+    packed.write_bytes(gzip.compress((DATA / "rlhf-csv.csv").read_bytes()))
+    plain = run("rlhf-csv.csv", tmp_path / "a")[1]
+    summary = import_file("label-studio", packed, tmp_path / "b")
+    assert [json.loads(line) for out in summary.outputs.values() for line in out.read_text().splitlines()] == plain
+
+
+def test_a_task_of_another_template_is_skipped_with_its_reason(tmp_path):
+    """A task with neither template's answer fields (say the LLM ranker's `items`) is refused by name."""
+    task = json.loads((DATA / "rlhf-json.json").read_text())[0]
+    task["data"] = {"prompt": task["data"]["prompt"], "items": [{"id": "a", "body": "x"}]}
+    path = tmp_path / "ranker.json"
+    path.write_text(json.dumps([task]))
+    summary = import_file("label-studio", path, tmp_path / "landing")
+    assert summary.events_written == 0 and summary.skipped == {"missing_field": 1}

@@ -49,7 +49,7 @@ from pipeline.importers.common import (
 )
 
 HELP = ("Label Studio JSON, JSON_MIN or CSV export of the RLHF human-preference (prompt/answer1/answer2) "
-        "or pairwise-classification (prompt/pairText1/pairText2) template; one vote a annotation")
+        "or pairwise-classification (prompt/pairText1/pairText2) template; one vote per annotation")
 CONSENT = True  # annotators labelling in an annotation job
 # (left field, right field) of each template, in the order they are looked for.
 TEMPLATE_SIDES = (("answer1", "answer2"), ("pairText1", "pairText2"))
