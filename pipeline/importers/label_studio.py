@@ -1,4 +1,4 @@
-"""Label Studio exports of a pairwise project as pairwise events, one per annotation (a vote).
+"""Label Studio JSON, JSON_MIN and CSV exports of a pairwise project as pairwise events, one vote per annotation.
 
 Reads the three exports Label Studio's export API and UI offer for any project:
 
