@@ -145,8 +145,9 @@ def majority(votes: dict[str, tuple[str, str, str, str]]) -> dict[str, tuple[str
     return out
 
 
-def build_home(home: Path, files: list[str]) -> tuple[list[ImportSummary], list[dict], list[dict]]:
-    """Import the files into a fresh home, build every landing day, and read the published version."""
+def build_home(home: Path, files: list[str]) -> tuple[list[ImportSummary], list[dict], list[dict], list[dict]]:
+    """Import the files into a fresh home, build every landing day, and read the published version:
+    (import summaries, pairs, rejected rows, lineage rows)."""
     summaries = [import_file("label-studio", DATA / name, home / "landing") for name in files]
     days = sorted({d for s in summaries for d in s.per_day})
     with pointed_at(home):
@@ -157,7 +158,9 @@ def build_home(home: Path, files: list[str]) -> tuple[list[ImportSummary], list[
         vdir = home / "datasets" / "preference_pairs" / outcome.version_id
         rows = pq.read_table(vdir / "train.parquet").to_pylist() + pq.read_table(vdir / "test.parquet").to_pylist()
         rejected = pq.read_table(vdir / "rejected.parquet").to_pylist()
-    return summaries, rows, rejected
+        lineage = pq.read_table(vdir / "lineage.parquet").to_pylist()
+        assert pq.read_metadata(vdir / "kto.parquet").num_rows == 0  # pairwise votes make pairs only
+    return summaries, rows, rejected, lineage
 
 
 def published(rows: list[dict]) -> dict[str, tuple[str, str, int]]:
@@ -176,30 +179,33 @@ def built(request, tmp_path_factory):
 
 @pytest.mark.slow
 def test_a_build_publishes_one_pair_per_task_chosen_by_the_annotators_majority(built):
-    fmt, summaries, rows, rejected, votes = built
+    fmt, summaries, rows, rejected, lineage, votes = built
     assert sum(s.events_written for s in summaries) == 25
     expected = majority(votes)
     assert len(expected) == 10
     assert published(rows) == expected, fmt
     split = [r for r in rows if r["votes"] == 3 and r["agreement"] < 1]
     assert len(split) == 2 and all(r["agreement"] == pytest.approx(2 / 3) for r in split)
-    assert not [r for r in rejected if r["event_id"].startswith("label-studio-")
-                and r["reason"] in ("duplicate_exact", "annotators_disagree")]
+    # Every imported vote, majority and minority, is in a published pair's lineage; none is dropped.
+    assert {r["event_id"] for r in lineage if r["row_kind"] == "pair"} == set(votes)
+    assert Counter(r["vote"] for r in lineage if r["row_kind"] == "pair") == {"majority": 23, "minority": 2}
+    assert not [r for r in rejected if r["event_id"].startswith("label-studio-")]
 
 
 @pytest.mark.slow
 def test_the_2023_tutorial_export_builds_as_it_is(tmp_path):
     """Label Studio's own RLHF tutorial export, dated 2023-04-17, builds with no config edits."""
-    summaries, rows, rejected = build_home(tmp_path / "home", ["rlhf-tutorial-2023.json"])
+    summaries, rows, rejected, _ = build_home(tmp_path / "home", ["rlhf-tutorial-2023.json"])
     votes = source_votes(DATA / "rlhf-tutorial-2023.json")
     expected = majority(votes)
     got = published(rows)
     assert got and all(got[prompt] == expected[prompt] for prompt in got)
     dropped = {r["event_id"]: r["reason"] for r in rejected}
     assert len(got) + len(dropped) == len(votes) == 32, dropped
-    # Every vote not published says why: the task whose left answer is empty.
+    # Every vote not published says why: the two tasks with an empty answer.
     empty = [eid for eid, (_, chosen, rejected_text, _) in votes.items() if not chosen.strip() or not rejected_text.strip()]
-    assert sorted(dropped) == sorted(empty), dropped
+    assert sorted(dropped) == sorted(empty) and len(empty) == 2 and set(dropped.values()) == {"response_empty"}
+    assert summaries[0].per_day == {"2023-04-17": 32} and len(got) == 30
 
 
 def test_a_gzipped_csv_export_reads_like_the_plain_one(tmp_path):
