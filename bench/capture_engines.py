@@ -43,10 +43,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import orjson
 import pyarrow as pa
-import pyarrow.json as pj
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -54,7 +52,10 @@ sys.path.insert(0, str(ROOT))
 from pipeline.capture.contract import ContractError, validate_values  # noqa: E402
 from pipeline.capture.contract_fast import validate_json  # noqa: E402
 from pipeline.capture.landing import _capture_batches, _collect, capture_day, landing_files  # noqa: E402
-from pipeline.synth.generate import write_landing  # noqa: E402
+
+# capture_day's worker processes import this file again (multiprocessing's spawn re-imports the
+# main module), so what only the parent needs (DuckDB, pyarrow.json, the generator: ~1.3 CPU s
+# a worker) is imported where it is used, not here.
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -73,6 +74,8 @@ DAY = "2026-11-01"
 
 
 def _records(n: int, mode: str) -> list[bytes]:
+    from pipeline.synth.generate import write_landing
+
     with tempfile.TemporaryDirectory() as tmp:
         write_landing(Path(tmp) / "landing", n=int(n * 1.1), days=1, start=date(2026, 11, 1), seed=7,
                       formats=("jsonl",), control_dir=Path(tmp) / "control", mode=mode)
@@ -117,6 +120,8 @@ def _capture_file(task: tuple[str, str, str]) -> tuple[pa.Table, pa.Table, pa.Ta
 def _day_capture(events: int, mode: str) -> dict:
     """Whole-day capture with each validator: per file, the day in one process, and the day
     with its files spread over two worker processes (fast validator)."""
+    from pipeline.synth.generate import write_landing
+
     with tempfile.TemporaryDirectory() as tmp:
         landing = Path(tmp) / "landing"
         write_landing(landing, n=events, days=1, start=date(2026, 11, 1), seed=7, control_dir=Path(tmp) / "control",
@@ -162,6 +167,9 @@ def main() -> None:
     ap.add_argument("--day-events", type=int, default=100_000, help="events of the whole-day capture (0: skip it)")
     ap.add_argument("--mode", choices=("realistic", "pool"), default="realistic", help="generator mode")
     args = ap.parse_args()
+    import duckdb
+    import pyarrow.json as pj
+
     load_before = os.getloadavg()
     lines = _records(args.records, args.mode)
     n, megabytes = len(lines), sum(map(len, lines)) / 1e6
