@@ -4,7 +4,9 @@ contract, and split them into events, responses and quarantine (Arrow tables).
 Reading is streamed: jsonl lines, CSV records and Parquet row batches go one at a time through
 the validator, and rows are turned into Arrow every `batch_rows` records (or 64 MiB of input),
 so Python holds at most one batch of rows. `iter_capture_batches` hands those batches out for
-callers that write as they go; `capture_day` concatenates them.
+callers that write as they go; `capture_day` concatenates them. A large day is validated in
+one worker process per core (plain jsonl files cut into parts at line ends, other files
+whole), and its batches come back in file and line order: the same rows as one process gives.
 
 What ends where:
 - Files are read in name order; hidden files (names starting with ".", such as uploads in
