@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.capture.contract import ContractError, validate_values
 from pipeline.capture.contract_fast import validate_json, validate_object
-from pipeline.capture.landing import capture_day
+from pipeline.capture.landing import _jsonl_items, capture_day, jsonl_spans
 from pipeline.synth.generate import write_landing
 from tests.badinput import good_event, without, write_corpus
 
@@ -176,20 +176,36 @@ def test_the_edge_corpus_exercises_both_outcomes():
     assert outcomes.count("ok") > 20 and outcomes.count("contract") > 40
 
 
-def _same_capture(root: Path, day: str) -> None:
-    fast = capture_day(root, day, validator="fast")
-    reference = capture_day(root, day, validator="reference")
+def _same_capture(root: Path, day: str, workers: int) -> None:
+    """The fast validator (in `workers` processes, plain jsonl files cut into parts of 64 KiB)
+    gives what the reference validator gives in this process."""
+    fast = capture_day(root, day, validator="fast", workers=workers, span_bytes=64 << 10)
+    reference = capture_day(root, day, validator="reference", workers=1)
     for name in ("events", "responses", "quarantine"):
         assert getattr(fast, name).equals(getattr(reference, name)), name
     assert fast.files == reference.files
+    assert reference.quarantine.num_rows and len({f.file for f in reference.files}) == len(reference.files)
 
 
-def test_capture_of_the_bad_input_corpus_is_the_same(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_capture_of_the_bad_input_corpus_is_the_same(tmp_path, workers):
     write_corpus(tmp_path / "landing" / "2026-11-01", huge_mb=1)
-    _same_capture(tmp_path / "landing", "2026-11-01")
+    _same_capture(tmp_path / "landing", "2026-11-01", workers)
 
 
-@pytest.mark.parametrize("mode", ["pool", "realistic"])
-def test_capture_of_a_generated_day_is_the_same(tmp_path, mode):
+@pytest.mark.parametrize(("mode", "workers"), [("pool", 1), ("realistic", 1), ("realistic", 2)])
+def test_capture_of_a_generated_day_is_the_same(tmp_path, mode, workers):
     write_landing(tmp_path / "landing", n=3000, days=1, start=date(2026, 11, 1), seed=5, mode=mode)
-    _same_capture(tmp_path / "landing", "2026-11-01")
+    _same_capture(tmp_path / "landing", "2026-11-01", workers)
+
+
+def test_jsonl_parts_read_every_line_once(tmp_path):
+    path = tmp_path / "events.jsonl"
+    lines = [b"x" * n + b"\n" for n in (0, 5, 200, 1, 70_000, 3, 0, 9)]
+    path.write_bytes(b"".join(lines) + b"tail")
+    for span_bytes in (1, 2, 6, 100, 70_000, 1 << 20):
+        spans = jsonl_spans(path, span_bytes)
+        read = [item for span in spans for item in _jsonl_items(path, 1 << 20, decode=False, span=span)]
+        whole = list(_jsonl_items(path, 1 << 20, decode=False))
+        assert read == whole, span_bytes
+        assert spans[0][0] == 0 and spans[-1][1] == -1

@@ -4,7 +4,9 @@ contract, and split them into events, responses and quarantine (Arrow tables).
 Reading is streamed: jsonl lines, CSV records and Parquet row batches go one at a time through
 the validator, and rows are turned into Arrow every `batch_rows` records (or 64 MiB of input),
 so Python holds at most one batch of rows. `iter_capture_batches` hands those batches out for
-callers that write as they go; `capture_day` concatenates them.
+callers that write as they go; `capture_day` concatenates them. A large day is validated in
+one worker process per core (plain jsonl files cut into parts at line ends, other files
+whole), and its batches come back in file and line order: the same rows as one process gives.
 
 What ends where:
 - Files are read in name order; hidden files (names starting with ".", such as uploads in
@@ -35,8 +37,13 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import itertools
+import multiprocessing
+import os
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -62,6 +69,11 @@ MAX_RECORD_BYTES = 64 << 20
 PARQUET_BATCH_ROWS = 10_000
 KEPT_PREFIX_BYTES = 64 << 10
 SKIP_CHUNK_BYTES = 1 << 20
+# Parallel capture: a day of at least PARALLEL_MIN_BYTES of landing files is validated in up
+# to MAX_WORKERS processes, plain jsonl files in parts of about SPAN_BYTES.
+PARALLEL_MIN_BYTES = 16 << 20
+MAX_WORKERS = 2
+SPAN_BYTES = 32 << 20
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet", ".csv")
 # "fast": jsonl records go undecoded to contract_fast.validate_json (msgspec), CSV and Parquet
 # rows to validate_object; "reference": orjson.loads + events.validate_values. Both give the
@@ -286,15 +298,20 @@ def _json_problem(raw: bytes, exc: Exception) -> tuple[str, str]:
     return "json_invalid", str(exc)
 
 
-def _jsonl_items(path: Path, max_record_bytes: int, decode: bool = True) -> Iterator[Item]:
-    """With decode False, records are yielded as raw bytes for validate_json to decode."""
+def _jsonl_items(path: Path, max_record_bytes: int, decode: bool = True,
+                 span: tuple[int, int, int] | None = None) -> Iterator[Item]:
+    """With decode False, records are yielded as raw bytes for validate_json to decode. `span`
+    (start byte, end byte, lines before start) reads only the lines that start in that range of
+    an uncompressed file, numbered as in the whole file."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
-    line = 0
+    start, end, line = span if span is not None else (0, -1, 0)
     try:
         with opener(path, "rb") as fh:
-            readline = fh.readline
-            while raw := readline(max_record_bytes + 1):
+            if start:
+                fh.seek(start)
+            readline, tell = fh.readline, fh.tell
+            while (end < 0 or tell() < end) and (raw := readline(max_record_bytes + 1)):
                 line += 1
                 if len(raw) > max_record_bytes and not raw.endswith(b"\n"):
                     size = len(raw) + _skip_rest_of_line(fh)
@@ -425,14 +442,16 @@ def _parquet_items(path: Path) -> Iterator[Item]:
         yield row + 1, None, "", "file_unreadable", f"Parquet data unreadable after row {row}: {exc}"
 
 
-def file_items(path: Path, max_record_bytes: int = MAX_RECORD_BYTES, validator: str = "fast") -> Iterator[Item]:
+def file_items(path: Path, max_record_bytes: int = MAX_RECORD_BYTES, validator: str = "fast",
+               span: tuple[int, int, int] | None = None) -> Iterator[Item]:
     """The records of one landing file, decoded (jsonl records left as bytes for the fast
-    validator), with the problems found before validation."""
+    validator), with the problems found before validation; `span` is a part of a plain jsonl
+    file (`jsonl_spans`)."""
     if validator not in VALIDATORS:
         raise ValueError(f"validator must be one of {', '.join(VALIDATORS)}, got {validator!r}")
     name = path.name.lower()
     if name.endswith((".jsonl", ".jsonl.gz")):
-        return _jsonl_items(path, max_record_bytes, decode=validator == "reference")
+        return _jsonl_items(path, max_record_bytes, decode=validator == "reference", span=span)
     if name.endswith(".csv"):
         return _csv_items(path, max_record_bytes)
     if name.endswith(".parquet"):
@@ -459,13 +478,105 @@ def _capture_batches(
     yield out.take()
 
 
+def jsonl_spans(path: Path, span_bytes: int) -> list[tuple[int, int, int]]:
+    """A plain jsonl file cut into parts of about `span_bytes` at line ends: (start byte, end
+    byte or -1 for the end of the file, lines before start). A part holds the lines that start
+    in its range, so the parts together read every line once, numbered as in the whole file."""
+    size = path.stat().st_size
+    spans, start, lines = [], 0, 0
+    with open(path, "rb") as fh:
+        while start + span_bytes < size:
+            fh.seek(start + span_bytes - 1)
+            _skip_rest_of_line(fh)  # to the end of the line the cut falls in (or just after a line end)
+            end = fh.tell()
+            if end >= size:
+                break
+            fh.seek(start)
+            spans.append((start, end, lines))
+            lines += fh.read(end - start).count(b"\n")
+            start = end
+    spans.append((start, -1, lines))
+    return spans
+
+
+# A capture task: (path, file relative to the landing root, span of a plain jsonl file or None).
+Task = tuple[str, str, "tuple[int, int, int] | None"]
+
+
+def _capture_task(task: Task, day: str, batch_rows: int, max_record_bytes: int, validator: str) -> list[CaptureBatch]:
+    """One task, in a worker process: its batches, the last with the stats of its part of the file."""
+    path, rel, span = task
+    out = _BatchBuilder(day, batch_rows)
+    stats = FileStats(rel)
+    items = file_items(Path(path), max_record_bytes, validator, span)
+    batches = [out.take() for _ in _capture_items(items, day, rel, stats, out, validator)]
+    out.finished.append(stats)
+    batches.append(out.take())
+    return batches
+
+
+def capture_tasks(files: list[tuple[Path, str]], span_bytes: int) -> list[Task]:
+    """The day's files as tasks in file order: a plain jsonl file in parts of about
+    `span_bytes`, any other file whole."""
+    tasks: list[Task] = []
+    for path, rel in files:
+        if path.name.lower().endswith(".jsonl") and path.stat().st_size > span_bytes:
+            tasks += [(str(path), rel, span) for span in jsonl_spans(path, span_bytes)]
+        else:
+            tasks.append((str(path), rel, None))
+    return tasks
+
+
+def _parallel_batches(
+    files: list[tuple[Path, str]], day: str, batch_rows: int, max_record_bytes: int, validator: str, workers: int,
+    span_bytes: int,
+) -> Iterator[CaptureBatch]:
+    """The same rows as _capture_batches, in the same order, validated in `workers` processes.
+    Tasks run ahead by at most two per worker, so memory holds a few batches however large the
+    day; a file's stats are summed over its parts and reported with its last part."""
+    tasks = capture_tasks(files, span_bytes)
+    last_part = {rel: i for i, (_, rel, _) in enumerate(tasks)}
+    totals: dict[str, FileStats] = {}
+    # spawn: the caller may hold threads (DuckDB, Dagster) that a forked child must not inherit.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque = deque()
+        queued = iter(enumerate(tasks))
+        for i, task in itertools.islice(queued, 2 * workers):
+            pending.append((i, task, pool.submit(_capture_task, task, day, batch_rows, max_record_bytes, validator)))
+        while pending:
+            i, (_, rel, _), future = pending.popleft()
+            batches = future.result()
+            for i_next, task in itertools.islice(queued, 1):
+                pending.append((i_next, task, pool.submit(_capture_task, task, day, batch_rows, max_record_bytes,
+                                                          validator)))
+            (part,) = batches[-1].files
+            total = totals.setdefault(rel, FileStats(rel))
+            total.records += part.records
+            total.events += part.events
+            total.quarantined += part.quarantined
+            batches[-1].files = [total] if last_part[rel] == i else []
+            yield from batches
+
+
 def iter_capture_batches(
     landing_root: Path, day: str, *, batch_rows: int = BATCH_ROWS, max_record_bytes: int = MAX_RECORD_BYTES,
-    validator: str = "fast",
+    validator: str = "fast", workers: int | None = None, span_bytes: int = SPAN_BYTES,
 ) -> Iterator[CaptureBatch]:
     """Capture landing_root/<day>/ batch by batch (an absent folder is an empty day). The last
-    batch may be empty; every file appears in exactly one batch's `files`."""
+    batch may be empty; every file appears in exactly one batch's `files`.
+
+    With `workers` > 1 the day's files (plain jsonl files in parts of `span_bytes`) are
+    validated in that many processes and handed out in file and line order: the same rows as
+    one process gives. By default a day of at least PARALLEL_MIN_BYTES of landing files uses
+    one worker per core, and a smaller day stays in this process (starting workers costs more
+    than it saves)."""
     files = [(path, f"{day}/{path.name}") for path in landing_files(Path(landing_root) / day)]
+    if workers is None:
+        large = sum(path.stat().st_size for path, _ in files) >= PARALLEL_MIN_BYTES
+        workers = min(MAX_WORKERS, os.cpu_count() or 1) if large else 1
+    if workers > 1 and files:
+        return _parallel_batches(files, day, batch_rows, max_record_bytes, validator, workers, span_bytes)
     return _capture_batches(files, day, batch_rows, max_record_bytes, validator)
 
 
@@ -481,11 +592,11 @@ def _collect(batches: Iterable[CaptureBatch]) -> CaptureResult:
 
 def capture_day(
     landing_root: Path, day: str, *, batch_rows: int = BATCH_ROWS, max_record_bytes: int = MAX_RECORD_BYTES,
-    validator: str = "fast",
+    validator: str = "fast", workers: int | None = None, span_bytes: int = SPAN_BYTES,
 ) -> CaptureResult:
     """Capture every file in landing_root/<day>/ into events, responses and quarantine tables."""
     return _collect(iter_capture_batches(landing_root, day, batch_rows=batch_rows, max_record_bytes=max_record_bytes,
-                                         validator=validator))
+                                         validator=validator, workers=workers, span_bytes=span_bytes))
 
 
 def capture_file(path: Path, day: str | None = None) -> CaptureResult:

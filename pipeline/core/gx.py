@@ -29,7 +29,8 @@ class SuiteResult:
     failed: list[dict[str, Any]] = field(default_factory=list)
     docs_path: str | None = None
     rows: int = 0
-    chunks: int = 1
+    chunks: int = 1  # pandas chunks GX read (0: DuckDB decided the suite without GX)
+    engine: str = "great_expectations"  # or "duckdb" (pipeline/core/sql_suite.py)
 
     def summary(self) -> str:
         if self.success:

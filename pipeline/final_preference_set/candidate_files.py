@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.core.gx import SuiteResult, run_suite
+from pipeline.core.gx import SuiteResult
 
 # Per-row facts the GX suite asserts: TRL's conversational preference rules and provenance.
 CANDIDATE_FRAME_SQL = """
@@ -36,11 +36,13 @@ def pair_files(folder: Path) -> list[str]:
 def trl_suite(folder: Path, frames=None) -> SuiteResult:
     """The candidate's GX suite on every train and test row (``frames``: how to chunk them,
     given a connection, the SQL and its parameters)."""
+    from pipeline.core.checks import WarehouseRows, decide_suite  # DuckDB decides first; GX on a violation
+
     con = duckdb.connect()
     try:
-        if frames is None:
-            return run_suite(SUITE, con.execute(CANDIDATE_FRAME_SQL, [pair_files(folder)]).df())
-        return run_suite(SUITE, frames(con, CANDIDATE_FRAME_SQL, [pair_files(folder)], SUITE))
+        if frames is None:  # the rows in one frame if GX has to read them
+            frames = lambda con, sql, params, suite: WarehouseRows(con, sql, [params], suite, chunk_rows=1 << 62)  # noqa: E731
+        return decide_suite(SUITE, frames(con, CANDIDATE_FRAME_SQL, [pair_files(folder)], SUITE))
     finally:
         con.close()
 
