@@ -39,10 +39,12 @@ def run_dbt(args: list[str], target_dir: Path, config: dict[str, Any], days: lis
 
 
 def build_on_spark(spark, home: Path, days: list[str], config: dict[str, Any], target_dir: Path,
-                   schema: str = "prefline", on_step=None) -> dict[str, Any]:
+                   schema: str = "prefline", on_step=None, dbt_unit_tests: bool = True) -> dict[str, Any]:
     """Build ``days`` and the window on Spark; returns per-step wall seconds and counts
-    (``on_step(name, wall_s)`` is called after each step)."""
+    (``on_step(name, wall_s)`` is called after each step). ``dbt_unit_tests=False`` skips dbt's
+    unit tests (fixed fixture rows, not the build's data; on local Spark each costs a minute)."""
     steps: dict[str, Any] = {}
+    skip = [] if dbt_unit_tests else ["--exclude-resource-type", "unit_test"]
 
     def step(name: str, work):
         start = time.perf_counter()
@@ -55,11 +57,11 @@ def build_on_spark(spark, home: Path, days: list[str], config: dict[str, Any], t
         step(f"capture {day}", lambda day=day: capture_day(spark, home / "landing", day, schema))
     step("deletion_requests", lambda: spark.createDataFrame(read_deletion_requests(home / "control"))
          .write.mode("overwrite").format("parquet").saveAsTable(f"{schema}.deletion_requests"))
-    step("dbt staging + filtering", lambda: run_dbt(["build", "--select", UP_TO_FILTERING], target_dir, config, days))
+    step("dbt staging + filtering", lambda: run_dbt(["build", "--select", UP_TO_FILTERING, *skip], target_dir, config, days))
     step("template_normalization",
          lambda: normalize_days(spark, days, config["privacy"]["pii_policy"], schema))
     step("prompt_clusters", lambda: dedup_jobs.cluster_prompts(spark, config.get("dedup"), schema))
     step("prompt_contamination", lambda: {k: v for k, v in dedup_jobs.detect_contamination(
         spark, home / "evalsets", config.get("decontamination"), schema).items() if k != "per_benchmark"})
-    step("dbt window models", lambda: run_dbt(["build", "--exclude", UP_TO_FILTERING], target_dir, config, days))
+    step("dbt window models", lambda: run_dbt(["build", "--exclude", UP_TO_FILTERING, *skip], target_dir, config, days))
     return steps
