@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+import yaml
 
 from tests.homes import pointed_at
 
@@ -30,6 +31,11 @@ INTERNAL = {"computed_in_invocation", "partition_signature"}
 def _models() -> list[str]:
     manifest = json.loads((Path(__file__).parents[1] / "dbt_project/target/manifest.json").read_text())
     return sorted(n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model")
+
+
+def _sources() -> list[str]:
+    sources = yaml.safe_load((Path(__file__).parents[1] / "dbt_project/models/staging/_sources.yml").read_text())
+    return [t["name"] for source in sources["sources"] for t in source["tables"]]
 
 
 def _text(value) -> str:
@@ -78,9 +84,12 @@ def both(tmp_path_factory: pytest.TempPathFactory):
         spark = local_session(root / "spark")
         spark.sparkContext.setLogLevel("ERROR")
         con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-        verdicts = con.sql("select * from main.judge_verdicts").arrow()
-        verdicts = verdicts.read_all() if hasattr(verdicts, "read_all") else verdicts
-        spark.createDataFrame(verdicts).write.mode("overwrite").saveAsTable("prefline.judge_verdicts")
+        # dbt's sources that no Spark job writes (the judge's verdicts) come from the DuckDB build.
+        for name in _sources():
+            if name not in SPARK_JOB_TABLES:
+                rows = con.sql(f"select * from main.{name}").arrow()
+                rows = rows.read_all() if hasattr(rows, "read_all") else rows
+                spark.createDataFrame(rows).write.mode("overwrite").saveAsTable(f"prefline.{name}")
         config = load_config() | {"warehouse": {**load_config()["warehouse"], "engine": "spark"}}
         # dbt's unit tests check fixed fixture rows, not this build's data (they run on DuckDB).
         build_on_spark(spark, home, DAYS, config, root / "dbt", dbt_unit_tests=False)
