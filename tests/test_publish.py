@@ -3,6 +3,8 @@ only ever names a complete, audited version."""
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 import pytest
 
@@ -44,6 +46,15 @@ def test_rows_or_config_change_the_version(tmp_path):
     more = write_candidate(tmp_path / "s", _tables(6), CONFIG, {}, "")
     other = write_candidate(tmp_path / "s", _tables(5), {"split": {"test_fraction": 0.2}}, {}, "")
     assert len({base.version_id, more.version_id, other.version_id}) == 3
+
+
+def test_the_engine_is_recorded_but_not_part_of_the_version(tmp_path):
+    on_duckdb = {**CONFIG, "warehouse": {"engine": "duckdb", "threads": 2}}
+    on_spark = {**CONFIG, "warehouse": {"engine": "spark", "threads": 2}}
+    a = write_candidate(tmp_path / "s1", _tables(5), on_duckdb, {}, "")
+    b = write_candidate(tmp_path / "s2", _tables(5), on_spark, {}, "")
+    assert a.version_id == b.version_id
+    assert json.loads((b.path / "manifest.json").read_text())["config"]["warehouse"]["engine"] == "spark"
 
 
 def test_publish_moves_candidate_and_points_latest(tmp_path):

@@ -4,6 +4,8 @@ allows one JVM per metastore and otherwise writes into the working directory).""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 # The tables prefline's Python stages write (dbt's sources, models/staging/_sources.yml).
@@ -19,6 +21,8 @@ def local_session(root: Path, master: str = "local[2]", schema: str = "prefline"
     from pyspark.sql import SparkSession
 
     root.mkdir(parents=True, exist_ok=True)
+    # The Python stages' jobs import prefline in the workers: run them on this interpreter.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     java = f"-Dderby.system.home={root / 'derby'} -Djava.io.tmpdir={root / 'tmp'}"
     (root / "tmp").mkdir(exist_ok=True)
     spark = (

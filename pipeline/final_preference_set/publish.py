@@ -73,9 +73,16 @@ def write_parquet(data: pa.Table | pa.RecordBatchReader, path: Path) -> str:
     return md5_file(path)
 
 
+# Config sections that say how a version is computed, not what it holds: the engine and its
+# limits. They are recorded in the manifest but kept out of the version id, so the same inputs
+# and settings give the same id on DuckDB and on Spark.
+ENGINE_SECTIONS = ("warehouse",)
+
+
 def version_id(file_hashes: dict[str, str], config: dict[str, Any]) -> str:
-    """Content id of the published rows plus the config that built them."""
-    return content_id({"files": file_hashes, "config": config})[:16]
+    """Content id of the published rows plus the config that built them (without ENGINE_SECTIONS)."""
+    what = {key: value for key, value in config.items() if key not in ENGINE_SECTIONS}
+    return content_id({"files": file_hashes, "config": what})[:16]
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
