@@ -50,19 +50,23 @@ def _slice_name(slice_: str) -> str:
 
 
 def _concentration(con: duckdb.DuckDBPyConnection, name: str, key: str, where: str, threshold: float,
-                   z: float, what: str) -> GateResult:
+                   z: float, what: str, min_contributors: int = 1) -> GateResult:
     """The largest share of one contributor in each slice; the slice with the strongest evidence
-    decides, and its detail names the contributor."""
+    decides, and its detail names the contributor. Slices with fewer than ``min_contributors``
+    distinct contributors are not gated: a project one annotator labels alone is a normal
+    project, not one annotator crowding out the others."""
     rows = con.execute(
         f"""
         with c as ({_SLICED.format(key=key, where=where)}),
         ranked as (
             select slice, who, n, sum(n) over (partition by slice) as total,
+                   count(*) over (partition by slice) as contributors,
                    row_number() over (partition by slice order by n desc, who) as rn
             from c
         )
-        select slice, who, n, total from ranked where rn = 1 order by slice
-        """
+        select slice, who, n, total from ranked where rn = 1 and contributors >= ? order by slice
+        """,
+        [min_contributors],
     ).fetchall()
     slices = {_slice_name(s): (n, total) for s, _, n, total in rows}
     top = {_slice_name(s): who for s, who, *_ in rows}
@@ -127,7 +131,8 @@ def annotator_gates(con: duckdb.DuckDBPyConnection, thresholds: dict[str, Any], 
             con, "user_concentration", "user_id", END_USER_FEEDBACK, thresholds["user_concentration_max"], z, "user"),
         "annotator_concentration": lambda: _concentration(
             con, "annotator_concentration", "annotator_id", "annotator_kind = 'annotator' and annotator_id is not null",
-            thresholds["annotator_concentration_max"], z, "annotator"),
+            thresholds["annotator_concentration_max"], z, "annotator",
+            int(thresholds.get("annotator_concentration_min_annotators", 2))),
         "annotator_position_bias": lambda: _position_bias(
             con, thresholds["annotator_position_bias_max"], int(thresholds.get("annotator_position_min_labels", 20)),
             z),
