@@ -16,6 +16,7 @@ judge_verdicts_suite = warehouse_suite(
 labeled_suite = warehouse_suite(
     "int_pairs__labeled",
     "select pair_id, label_source, not kept or chosen_hash <> rejected_hash as kept_pair_differs, "
-    "reason = 'duplicate_near' or label_source <> 'ai_judge' or judge_id is not null as ai_label_has_judge "
+    "reason in ('duplicate_near', 'comparison_superseded') or label_source <> 'ai_judge' or judge_id is not null "
+    "as ai_label_has_judge "
     "from int_pairs__labeled",
 )
