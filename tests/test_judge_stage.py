@@ -18,14 +18,14 @@ PROMPT = orjson.dumps([{"role": "user", "content": "q"}]).decode()
 def _candidates(con, n_human=40, n_unlabeled=10):
     con.execute("""create table int_pairs__candidates (pair_id varchar, prompt_messages varchar, a_content varchar,
                    b_content varchar, a_model varchar, b_model varchar, needs_judge boolean, label_source varchar,
-                   split varchar, capped boolean, partition_date date)""")
+                   split varchar, capped boolean, partition_date date, superseded_by_rule varchar)""")
     rows = [(f"h{i}", PROMPT, f"short {i}", f"a much longer answer {i}", "acme-chat-7b", "orca-3b", False,
              "human_pairwise", "test" if i % 4 == 0 else "train", False, "2026-10-01") for i in range(n_human)]
     # The last unlabeled pair is over its cluster's cap: it is never sent to the judge.
     rows += [(f"u{i}", PROMPT, f"x {i}", f"y but longer {i}", "acme-chat-7b", "orca-3b", True, "ai_judge", "train",
               i == n_unlabeled - 1, "2026-10-01") for i in range(n_unlabeled)]
     if rows:
-        con.executemany("insert into int_pairs__candidates values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        con.executemany("insert into int_pairs__candidates values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null)", rows)
 
 
 class LongerJudge(Judge):
@@ -76,7 +76,7 @@ def _reward_model_day(con, day: str, n_human: int, n_unlabeled: int) -> None:
              False, "human_rating", "train", False, day) for i in range(n_human)]
     rows += [(md5_hex(f"{day}-u{i}"), PROMPT, f"step {i} first ({day})", f"dunno {i} ({day})", "m1", "m2", True, "ai_judge",
               "train", False, day) for i in range(n_unlabeled)]
-    con.executemany("insert into int_pairs__candidates values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.executemany("insert into int_pairs__candidates values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null)", rows)
 
 
 def test_between_refit_boundaries_a_new_day_reuses_the_judge_and_its_verdicts(tmp_path):
@@ -107,3 +107,34 @@ def test_between_refit_boundaries_a_new_day_reuses_the_judge_and_its_verdicts(tm
     # ... and so does a cadence whose sample history before the boundary cannot fill.
     small = label_pairs(con, RewardModels(), accuracy_floor=0.0, max_train_pairs=1000, refit_every_days=7)
     assert small["judge_trained_before"] == "latest" and small["human_train_pairs"] == 120
+
+
+def test_the_established_judge_never_learns_from_the_newest_day(tmp_path):
+    from pipeline.judge_labeling.judges import RewardModelJudge
+
+    class RewardModels:
+        def build(self, train_pairs):
+            return RewardModelJudge(n_features=2**10).fit(train_pairs, cache_dir=tmp_path)
+
+    con = duckdb.connect()
+    _candidates(con, n_human=0, n_unlabeled=0)
+    for day in ("2026-10-06", "2026-10-07", "2026-10-08"):
+        _reward_model_day(con, day, n_human=30, n_unlabeled=5)
+    first = label_pairs(con, RewardModels(), accuracy_floor=0.0, max_train_pairs=1000,
+                        established_min_train_pairs=50)
+    assert first["judge_trained_before"] == "2026-10-08" and first["human_train_pairs"] == 60
+
+    # The newest day's labels swapped A/B upstream: the judge that audits them is the same one,
+    # and its verdicts are served from the cache.
+    con.execute("""update int_pairs__candidates set a_content = b_content, b_content = a_content
+                   where partition_date = date '2026-10-08' and not needs_judge""")
+    swapped = label_pairs(con, RewardModels(), accuracy_floor=0.0, max_train_pairs=1000,
+                          established_min_train_pairs=50)
+    assert swapped["judge_version"] == first["judge_version"]
+    assert swapped["judge_calls"] == 0 and swapped["cache_hits"] == first["judge_calls"] == 2 * 15
+
+    # Too little history before the newest day: the whole window trains the judge.
+    short = label_pairs(con, RewardModels(), accuracy_floor=0.0, max_train_pairs=1000,
+                        established_min_train_pairs=61)
+    assert short["judge_trained_before"] == "latest" and short["human_train_pairs"] == 90
+    assert short["judge_version"] != first["judge_version"]

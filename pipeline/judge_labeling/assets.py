@@ -34,6 +34,7 @@ def judge_verdicts(context: AssetExecutionContext, judge: JudgeResource) -> Mate
             max_train_pairs=int(config["judge"]["max_train_pairs"]),
             max_audit_pairs=int(config["judge"]["max_audit_pairs"]),
             refit_every_days=int(config["judge"].get("refit_every_days", 0)),
+            established_min_train_pairs=int(config["judge"].get("established_min_train_pairs", 0)),
         )
         version = fingerprint(con, "select pair_id || coalesce(winner, '-') || coalesce(reason, '') from judge_verdicts")
     for line in metrics.get("notes", []):

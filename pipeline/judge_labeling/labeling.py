@@ -73,14 +73,31 @@ def refit_boundary(con: duckdb.DuckDBPyConnection, refit_every_days: int) -> dat
     return newest - timedelta(days=(newest.toordinal() - 1) % refit_every_days)
 
 
+def training_pairs(con: duckdb.DuckDBPyConnection, max_train_pairs: int, refit_every_days: int,
+                   established_min_train_pairs: int) -> tuple[date | None, list[tuple[list[dict], str, str]]]:
+    """The judge's training pairs and the day they were first seen before (None: the whole
+    window). The judge is *established*: it never learns from the newest day, whose labels it
+    audits (a day swapped A/B upstream must not train the judge meant to catch it). In order:
+    the refit boundary's pairs when they fill ``max_train_pairs`` (the judge then carries over
+    between boundaries); else the pairs before the newest day when they are at least
+    ``established_min_train_pairs``; else, too little history, the whole window."""
+    boundary = refit_boundary(con, refit_every_days)
+    if boundary is not None:
+        train = _human_pairs(con, "train", max_train_pairs, boundary)
+        if len(train) >= max_train_pairs:
+            return boundary, train
+    newest = con.execute("select max(partition_date) from int_pairs__candidates").fetchone()[0]
+    if newest is not None and established_min_train_pairs > 0:
+        train = _human_pairs(con, "train", max_train_pairs, newest)
+        if len(train) >= established_min_train_pairs:
+            return newest, train
+    return None, _human_pairs(con, "train", max_train_pairs)
+
+
 def label_pairs(con: duckdb.DuckDBPyConnection, factory: JudgeFactory, accuracy_floor: float,
                 max_train_pairs: int = 20_000, max_audit_pairs: int = 5_000,
-                refit_every_days: int = 0) -> dict[str, Any]:
-    boundary = refit_boundary(con, refit_every_days)
-    train = _human_pairs(con, "train", max_train_pairs, boundary)
-    if boundary is not None and len(train) < max_train_pairs:
-        # Too little history before the boundary for a full sample: train on everything.
-        boundary, train = None, _human_pairs(con, "train", max_train_pairs)
+                refit_every_days: int = 0, established_min_train_pairs: int = 0) -> dict[str, Any]:
+    boundary, train = training_pairs(con, max_train_pairs, refit_every_days, established_min_train_pairs)
     test = _human_pairs(con, "test", max_audit_pairs)
     notes: list[str] = []
     metrics: dict[str, Any] = {"human_train_pairs": len(train), "human_test_pairs": len(test),
