@@ -46,7 +46,11 @@ def test_a_new_rubric_version_blocks_and_publishes_once_accepted(base):  # noqa:
 
     root, _, version = base
     home = root / "policy"
+    # The judge trains on the whole window here, as it did for LATEST: on the sample's few hundred
+    # pairs a judge fit on the earlier days alone moves the AI-label mix past label_source_shift,
+    # which is not what this test is about.
     (home / "prefline.yaml").write_text(
+        "judge:\n  established_min_train_pairs: 0\n"
         "gates:\n  accept:\n    - {gate: policy_version_shift, reason: \"rubric 2027-01 rolled out\"}\n")
     outcome = run_build([BAD_DAY])
     latest = (home / "datasets" / "preference_pairs" / "LATEST").read_text().strip()
