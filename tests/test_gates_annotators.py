@@ -80,14 +80,14 @@ def test_user_concentration_leaves_out_annotators_and_the_importers_no_user_plac
 def test_annotator_concentration_counts_annotator_labels_only():
     one = [(DAY2, f"u-{i}", "ann-solo", "annotator", False) for i in range(100)]
     thumbs = [(DAY2, f"t-{i}", f"t-{i}", "end_user", None) for i in range(400)]  # end users are not annotators
-    other = [(DAY2, f"v-{i}", "ann-other", "annotator", False) for i in range(5)]
-    bad = _gates(_warehouse(_spread(200) + one + other + thumbs))["annotator_concentration"]
-    assert not bad.passed and bad.observed == pytest.approx(100 / 105) and "ann-solo" in bad.detail and bad.n == 105
+    # a day one annotator fills, in a project of several annotators, blocks
+    bad = _gates(_warehouse(_spread(200) + one + thumbs))["annotator_concentration"]
+    assert not bad.passed and bad.observed == 1.0 and "ann-solo" in bad.detail and bad.n == 100
     # a project one annotator labels alone (Label Studio's RLHF tutorial export) is not gated
     alone = _gates(_warehouse(one))["annotator_concentration"]
     assert alone.passed and alone.n == 0
     assert _gates(_warehouse(_spread(200) + _spread(100, DAY2) + thumbs))["annotator_concentration"].passed
-    few = _gates(_warehouse(_spread(200) + one[:5] + other[:1]))["annotator_concentration"]
+    few = _gates(_warehouse(_spread(200) + one[:5]))["annotator_concentration"]
     assert few.passed and few.breach_without_evidence
 
 

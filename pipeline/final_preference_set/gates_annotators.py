@@ -52,15 +52,16 @@ def _slice_name(slice_: str) -> str:
 def _concentration(con: duckdb.DuckDBPyConnection, name: str, key: str, where: str, threshold: float,
                    z: float, what: str, min_contributors: int = 1) -> GateResult:
     """The largest share of one contributor in each slice; the slice with the strongest evidence
-    decides, and its detail names the contributor. Slices with fewer than ``min_contributors``
-    distinct contributors are not gated: a project one annotator labels alone is a normal
-    project, not one annotator crowding out the others."""
+    decides, and its detail names the contributor. A candidate with fewer than
+    ``min_contributors`` distinct contributors in all is not gated: a project one annotator labels
+    alone is a normal project, not one annotator crowding out the others (a day one annotator
+    fills in a project of several still is)."""
     rows = con.execute(
         f"""
         with c as ({_SLICED.format(key=key, where=where)}),
         ranked as (
             select slice, who, n, sum(n) over (partition by slice) as total,
-                   count(*) over (partition by slice) as contributors,
+                   count(*) filter (where slice = 'all') over () as contributors,
                    row_number() over (partition by slice order by n desc, who) as rn
             from c
         )
