@@ -82,6 +82,10 @@ def history(tmp_path_factory):
     home = root / "base"
     saved = {k: os.environ.get(k) for k in ("PREFLINE_HOME", "DAGSTER_HOME")}
     _env(home)
+    # two days of 400 events hold ~716 human train pairs: below the default minimum for an
+    # established judge, so this home asks for it at 200
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "prefline.yaml").write_text("judge:\n  established_min_train_pairs: 200\n")
     for day in BASE_DAYS:
         _write_day(home, day, day_events(day))
     outcome = run_build(BASE_DAYS)
