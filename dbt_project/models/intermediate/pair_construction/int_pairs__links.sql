@@ -309,28 +309,26 @@ inner join decided d on d.comparison_id = v.comparison_id
     evidence decides — pairwise votes, then an edit, a rating gap, a thumbs gap, a
     regeneration, and last a pair left to the judge. The other pairs are superseded (ledgered
     comparison_superseded at labeling), so no comparison is published twice or both ways. -#}
-ranked_rules as (
+rule_ordered as (
     select
         *,
+        case pair_rule
+            when 'pairwise_preferred' then 1 when 'edit' then 2 when 'rating_gap' then 3
+            when 'thumbs_gap' then 4 when 'regenerate' then 5 else 6
+        end as rule_order
+    from resolved
+),
+
+ranked_rules as (
+    select
+        {{ star_except('rule_ordered', ['rule_order']) }},
         first_value(pair_rule) over (
-            partition by prompt_hash, least(a_hash, b_hash), greatest(a_hash, b_hash)
-            order by
-                case pair_rule
-                    when 'pairwise_preferred' then 1 when 'edit' then 2 when 'rating_gap' then 3
-                    when 'thumbs_gap' then 4 when 'regenerate' then 5 else 6
-                end,
-                pair_id
+            partition by prompt_hash, least(a_hash, b_hash), greatest(a_hash, b_hash) order by rule_order, pair_id
         ) as deciding_rule,
         first_value(pair_id) over (
-            partition by prompt_hash, least(a_hash, b_hash), greatest(a_hash, b_hash)
-            order by
-                case pair_rule
-                    when 'pairwise_preferred' then 1 when 'edit' then 2 when 'rating_gap' then 3
-                    when 'thumbs_gap' then 4 when 'regenerate' then 5 else 6
-                end,
-                pair_id
+            partition by prompt_hash, least(a_hash, b_hash), greatest(a_hash, b_hash) order by rule_order, pair_id
         ) as deciding_pair_id
-    from resolved
+    from rule_ordered
 )
 
 select
